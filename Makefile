@@ -1,0 +1,39 @@
+# densviz: `make run` starts it, `make test` checks it. Both set up what is missing first.
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: setup run test test-fast test-slow lint typecheck format bench clean
+
+setup:
+	@./scripts/setup.sh
+
+run: setup
+	$(BIN)/densviz summary --preset densenet121
+
+# Lint, types, then every test but the slow ones (minutes at most).
+test: setup lint typecheck test-fast
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow" -q
+
+# The slow cases (random configs against the real model at more sizes); CI runs them too.
+test-slow: setup
+	$(PY) -m pytest -m slow -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(PY) benchmarks/bench_plan.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

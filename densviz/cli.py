@@ -1,0 +1,301 @@
+"""The ``densviz`` command: the engine without the browser.
+
+    densviz presets
+    densviz summary --preset densenet121 [--json] [--torchinfo]
+    densviz verify --growth-rate 12 --block-config 16,16,16 --stem cifar --input-size 32
+
+Flags are spelled as the config fields (``--growth-rate`` is ``growth_rate``) and
+go through the same parser as the web app's query string, so a setting is
+refused with the same sentence everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from densviz.config import PRESETS, ConfigError, ParsedState, Stem, parse_state
+from densviz.memory import DEFAULT_BUDGET_BYTES, check_budget
+from densviz.plan import ArchitecturePlan, make_plan
+from densviz.units import format_bytes, format_count, format_macs, parse_bytes
+
+__all__ = ["main"]
+
+# flag -> key of the query-string parser
+_CONFIG_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--growth-rate", "growth_rate", "k, the feature maps each dense layer adds (default 32)"),
+    ("--block-config", "block_config", "layers per dense block, comma-separated (default 6,12,24,16)"),
+    ("--num-init-features", "num_init_features", "channels out of the stem, k0 (default 2k)"),
+    ("--bn-size", "bn_size", "bottleneck width factor, 0 for none (default 4)"),
+    ("--compression", "compression", "θ: a transition keeps floor(θ·m) of m channels (default 0.5)"),
+    ("--drop-rate", "drop_rate", "dropout after each dense layer (default 0)"),
+    ("--num-classes", "num_classes", "classifier outputs (default 1000)"),
+    ("--in-channels", "in_channels", "3 (RGB) or 1 (grey)"),
+    ("--stem", "stem", "imagenet (7×7/2 conv + 3×3/2 max pool) or cifar (one 3×3 conv)"),
+    ("--input-size", "input_size", "S or HxW (default 224, or the preset's)"),
+    ("--batch", "batch", "batch size for the memory figures (default 1)"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that fails with one sentence and a pointer to --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}. Run '{self.prog} --help' for the options.\n")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", metavar="NAME", help="start from a preset: " + ", ".join(PRESETS))
+    for flag, _key, help_text in _CONFIG_FLAGS:
+        choices_meta = "|".join(s.value for s in Stem) if flag == "--stem" else None
+        parser.add_argument(flag, metavar=choices_meta or flag.removeprefix("--").split("-")[0].upper(), help=help_text)
+    parser.add_argument(
+        "--memory-efficient", action="store_true", help="checkpointed concatenations (arXiv 1707.06990)"
+    )
+    parser.add_argument(
+        "--budget",
+        default=format_bytes(DEFAULT_BUDGET_BYTES).replace(" ", ""),
+        metavar="SIZE",
+        help="refuse configs whose parameters plus activations exceed this (default %(default)s)",
+    )
+
+
+def _state(args: argparse.Namespace) -> ParsedState:
+    params: dict[str, str] = {}
+    if args.preset is not None:
+        params["preset"] = args.preset
+    for flag, key, _help in _CONFIG_FLAGS:
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if value is not None:
+            params[key] = value
+    if args.memory_efficient:
+        params["memory_efficient"] = "true"
+    return parse_state(params)
+
+
+def _budget(args: argparse.Namespace) -> int:
+    try:
+        return parse_bytes(args.budget)
+    except ValueError as err:
+        raise ConfigError("budget", args.budget, "a size such as 4GiB or 512MiB", message=f"--budget: {err}.") from None
+
+
+def _guarded_plan(args: argparse.Namespace) -> ArchitecturePlan:
+    state = _state(args)
+    plan = make_plan(state.config, state.input)
+    check_budget(plan, _budget(args))
+    return plan
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+def _hw(hw: Sequence[int]) -> str:
+    return f"{hw[0]}×{hw[1]}"
+
+
+def _print_summary(plan: ArchitecturePlan) -> None:
+    cfg, spec, t, mem = plan.config, plan.input, plan.totals, plan.memory
+    blocks = ",".join(str(n) for n in cfg.block_config)
+    print(
+        f"DenseNet  k={cfg.growth_rate}  blocks={blocks}  k0={cfg.init_features}  bn_size={cfg.bn_size}  "
+        f"θ={cfg.compression:g}  stem={cfg.stem.value}  input={spec.batch}×{cfg.in_channels}×{spec.height}×{spec.width}"
+    )
+    print()
+    rows = [
+        (
+            r.name,
+            r.kind.value,
+            r.in_channels,
+            r.out_channels,
+            _hw(r.in_hw),
+            _hw(r.out_hw),
+            f"{r.params:,}",
+            f"{r.macs:,}",
+            format_bytes(r.output_bytes),
+        )
+        for r in plan.layers
+    ]
+    header = ("layer", "kind", "C in", "C out", "H×W in", "H×W out", "params", "MACs", "output")
+    print(_table(header, rows, (False, False, True, True, True, True, True, True, True)))
+    print()
+    block_rows = [
+        (
+            b.name,
+            b.layers,
+            f"{b.in_channels} → {b.out_channels}",
+            b.transition_channels if b.transition_channels is not None else "-",
+            _hw(b.hw),
+            f"{b.params:,}",
+            format_macs(b.macs),
+        )
+        for b in plan.blocks
+    ]
+    print(
+        _table(
+            ("block", "layers", "channels", "after transition", "H×W", "params", "MACs"),
+            block_rows,
+            (False, True, True, True, True, True, True),
+        )
+    )
+    print()
+    print(f"parameters        {format_count(t.params)}  ({t.params:,})")
+    print(
+        f"MACs per image    {format_macs(t.macs)}  ({t.macs:,}; FLOPs = 2·MACs = {format_count(t.flops)}; convolutions and linear, no bias or BN)"
+    )
+    print(f"depth L           {t.depth}  (convolutions + classifier, as the paper counts)")
+    print(f"final channels    {t.final_channels}")
+    print(f"parameter memory  {format_bytes(t.param_bytes)}  (float32)")
+    print(f"activations       {format_bytes(t.activation_bytes)}  (every module's output at batch {spec.batch})")
+    print(f"inference peak    {format_bytes(mem.inference_peak_bytes)}  (estimate)")
+    print(
+        f"training step     {format_bytes(mem.training_naive_bytes)} naive, "
+        f"{format_bytes(mem.training_efficient_bytes)} memory-efficient  (estimate)"
+    )
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    plans = {name: make_plan(p.config, p.input) for name, p in PRESETS.items()}
+    if args.json:
+        out = [
+            {
+                "name": name,
+                "title": p.title,
+                "source": p.source,
+                "published_params": p.published_params,
+                **plans[name].to_dict()["totals"],
+                "config": p.config.to_dict(),
+                "input": p.input.to_dict(),
+            }
+            for name, p in PRESETS.items()
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = []
+    for name, p in PRESETS.items():
+        t = plans[name].totals
+        cfg = p.config
+        rows.append(
+            (
+                name,
+                p.title,
+                _hw(p.input.hw),
+                cfg.growth_rate,
+                ",".join(map(str, cfg.block_config)),
+                t.depth,
+                format_count(t.params),
+                format_macs(t.macs),
+                p.published_params,
+            )
+        )
+    print(
+        _table(
+            ("preset", "title", "input", "k", "blocks", "L", "params", "MACs", "published"),
+            rows,
+            (False, False, True, True, False, True, True, True, True),
+        )
+    )
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    plan = _guarded_plan(args)
+    if args.torchinfo:
+        from densviz.verify import torchinfo_summary
+
+        print(torchinfo_summary(plan.config, plan.input))
+    elif args.json:
+        print(json.dumps(plan.to_dict(), indent=2))
+    else:
+        _print_summary(plan)
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    plan = _guarded_plan(args)
+    from densviz.verify import verify
+
+    report = verify(plan.config, plan.input)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0 if report.ok else 1
+    by_name: dict[str, dict[str, Any]] = {}
+    for check in report.checks:
+        by_name.setdefault(check.name, {})[check.quantity.value] = check
+    rows = []
+    for name, checks in by_name.items():
+        ok = all(c.ok for c in checks.values())
+        cells = []
+        for q in ("shape", "params", "macs"):
+            c = checks.get(q)
+            if c is None:
+                cells.append("")
+            elif q == "shape":
+                cells.append("×".join(map(str, c.measured)) if c.measured else "not run")
+            else:
+                cells.append(f"{c.measured:,}" if c.ok else f"{c.measured} ≠ plan {c.planned}")
+        rows.append((name, *cells, "ok" if ok else "MISMATCH"))
+    print(_table(("module", "torch shape", "torch params", "torch MACs", ""), rows, (False, True, True, True, False)))
+    print()
+    if report.ok:
+        print(
+            f"verified: all {len(report.checks)} checks of the plan equal the PyTorch model's (built on the {report.device} device)."
+        )
+        return 0
+    print(
+        f"MISMATCH: {len(report.mismatches)} of {len(report.checks)} checks differ from the PyTorch model.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``densviz`` command."""
+    parser = _Parser(
+        prog="densviz", description="See and measure DenseNets: exact per-layer plans, verified against PyTorch."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    p = sub.add_parser("presets", help="list the presets with parameters, MACs and depth")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_presets)
+    p = sub.add_parser("summary", help="per-layer table and totals of a DenseNet")
+    _add_config_flags(p)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--json", action="store_true", help="print one JSON object: config, input, totals, memory, blocks, layers"
+    )
+    group.add_argument("--torchinfo", action="store_true", help="print torchinfo's table for the same model")
+    p.set_defaults(run=_cmd_summary)
+    p = sub.add_parser("verify", help="compare the plan with the real PyTorch model; exit 1 on any mismatch")
+    _add_config_flags(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as err:
+        print(f"densviz: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `densviz summary | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

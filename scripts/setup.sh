@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up everything densviz needs on this machine: the venv with the pinned
+# Python packages, and the system packages (graphviz's `dot`). Idempotent: when
+# nothing is missing it only checks, in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.densviz-installed
+APT_PACKAGES=(graphviz)
+APT_BINARIES=(dot)
+
+# --- system packages
+missing=()
+for i in "${!APT_PACKAGES[@]}"; do
+  command -v "${APT_BINARIES[$i]}" >/dev/null 2>&1 || missing+=("${APT_PACKAGES[$i]}")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${missing[*]}." >&2
+    echo "setup: install them as root (sudo apt-get install ${missing[*]}); densviz runs without them but cannot draw graphs." >&2
+  fi
+fi
+
+# --- Python packages, reinstalled only when a requirements file changed
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ requirements-dev.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  echo "setup: installing Python packages into $VENV (torch is the pinned CPU build)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  touch "$STAMP"
+fi

@@ -1,0 +1,42 @@
+"""Shared strategies and settings for the tests."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from densviz.config import DenseNetConfig, InputSpec, Stem, min_input_size
+
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+@st.composite
+def small_configs(draw: st.DrawFn, max_layers: int = 5, max_blocks: int = 4) -> DenseNetConfig:
+    """Valid configs small enough to build and run quickly."""
+    return DenseNetConfig(
+        growth_rate=draw(st.integers(1, 16)),
+        block_config=tuple(draw(st.lists(st.integers(1, max_layers), min_size=1, max_size=max_blocks))),
+        num_init_features=draw(st.integers(1, 24)),
+        bn_size=draw(st.integers(0, 4)),
+        # θ ≥ 0.5 keeps at least one channel after every transition (there are ≥ 2 there)
+        compression=draw(st.sampled_from([0.5, 0.6, 0.75, 1.0]) | st.floats(0.5, 1.0)),
+        drop_rate=draw(st.sampled_from([0.0, 0.2])),
+        num_classes=draw(st.integers(1, 20)),
+        in_channels=draw(st.sampled_from([1, 3])),
+        stem=draw(st.sampled_from(list(Stem))),
+        memory_efficient=draw(st.booleans()),
+    )
+
+
+@st.composite
+def configs_and_inputs(draw: st.DrawFn, max_layers: int = 5, max_blocks: int = 4) -> tuple[DenseNetConfig, InputSpec]:
+    """A small valid config and an input it accepts (near its smallest)."""
+    cfg = draw(small_configs(max_layers=max_layers, max_blocks=max_blocks))
+    smallest = min_input_size(cfg)
+    height = draw(st.integers(smallest, smallest + 24))
+    width = draw(st.integers(smallest, smallest + 24))
+    return cfg, InputSpec(batch=draw(st.integers(1, 3)), height=height, width=width)
