@@ -40,3 +40,9 @@ def configs_and_inputs(draw: st.DrawFn, max_layers: int = 5, max_blocks: int = 4
     height = draw(st.integers(smallest, smallest + 24))
     width = draw(st.integers(smallest, smallest + 24))
     return cfg, InputSpec(batch=draw(st.integers(1, 3)), height=height, width=width)
+
+
+def pytest_addoption(parser: object) -> None:
+    parser.addoption(  # type: ignore[attr-defined]
+        "--update-golden", action="store_true", help="rewrite tests/golden/ from the code (review the diff!)"
+    )
