@@ -3,6 +3,7 @@
     densviz presets
     densviz summary --preset densenet121 [--json] [--torchinfo]
     densviz verify --growth-rate 12 --block-config 16,16,16 --stem cifar --input-size 32
+    densviz export --preset densenet264 --out out/ --formats svg,png,pdf,dot,html,csv,json
 
 Flags are spelled as the config fields (``--growth-rate`` is ``growth_rate``) and
 go through the same parser as the web app's query string, so a setting is
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -260,6 +262,50 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _optional_int(name: str, text: str | None, allowed: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(name, text, allowed) from None
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from densviz.export import export, parse_formats
+    from densviz.graph import Detail
+
+    plan = _guarded_plan(args)
+    formats = parse_formats(args.formats)
+    try:
+        detail = Detail(args.detail)
+    except ValueError:
+        raise ConfigError("detail", args.detail, "one of " + ", ".join(d.value for d in Detail)) from None
+    if args.direction not in ("TB", "LR"):
+        raise ConfigError("direction", args.direction, "TB (top to bottom) or LR (left to right)")
+    block = _optional_int("block", args.block, f"a block number from 1 to {len(plan.blocks)}")
+    max_full = _optional_int("max_full_layers", args.max_full_layers, "a positive integer")
+    start = time.perf_counter()
+    result = export(
+        plan,
+        args.out,
+        formats,
+        detail=detail,
+        block=block,
+        direction=args.direction,
+        show_cost=args.show_cost,
+        max_full_layers=max_full,
+        name=args.preset or "densenet",
+        progress=lambda msg: print(f"densviz: {msg}…", file=sys.stderr, flush=True),
+    )
+    for note in result.notes:
+        print(f"densviz: note: {note}", file=sys.stderr)
+    for path in result.files:
+        print(path)
+    print(f"densviz: wrote {len(result.files)} files in {time.perf_counter() - start:.1f} s.", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``densviz`` command."""
     parser = _Parser(
@@ -281,6 +327,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_verify)
+    p = sub.add_parser("export", help="write the graph, the charts, the tables and the config to a folder")
+    _add_config_flags(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
+    p.add_argument(
+        "--formats",
+        default="svg,png,pdf,dot,html,csv,json",
+        metavar="LIST",
+        help="comma-separated: svg,png,pdf,dot,html,csv,json,zip (default %(default)s)",
+    )
+    p.add_argument(
+        "--detail",
+        default="dense",
+        metavar="dense|chain|overview",
+        help="graph detail: every concatenation edge, the running concatenation, or the stages (default dense)",
+    )
+    p.add_argument("--block", metavar="N", help="draw only dense block N")
+    p.add_argument(
+        "--direction", default="TB", metavar="TB|LR", help="graph top to bottom or left to right (default TB)"
+    )
+    p.add_argument("--show-cost", action="store_true", help="parameters and MACs in the graph's labels")
+    p.add_argument(
+        "--max-full-layers", metavar="N", help="dense detail: elide blocks longer than this (default 12, at most 24)"
+    )
+    p.set_defaults(run=_cmd_export)
     return parser
 
 

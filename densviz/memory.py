@@ -25,17 +25,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from densviz.config import ConfigError, DenseNetConfig, InputSpec, Stem
+from densviz.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.units import format_bytes
 
 if TYPE_CHECKING:
     from densviz.plan import ArchitecturePlan, BlockSummary, LayerPlan
 
-__all__ = ["DEFAULT_BUDGET_BYTES", "MemoryEstimate", "check_budget", "estimate_memory"]
+__all__ = ["DEFAULT_BUDGET_BYTES", "LayerMemory", "MemoryEstimate", "check_budget", "estimate_memory"]
 
 DEFAULT_BUDGET_BYTES = 4 << 30  # 4 GiB
 _FLOAT = 4  # bytes per float32 element
 _INDEX = 8  # bytes per int64 element (max-pool indices)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMemory:
+    """What one module costs in memory (float32, whole batch).
+
+    Attributes:
+        name: The plan row's module path.
+        live_bytes: Activations alive while it runs in inference (the network
+            input, the block's stored maps, its temporaries and output).
+        saved_naive_bytes: Tensors autograd keeps from it for the backward pass.
+        saved_efficient_bytes: The same with the memory-efficient layers.
+    """
+
+    name: str
+    live_bytes: int
+    saved_naive_bytes: int
+    saved_efficient_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +66,17 @@ class MemoryEstimate:
         training_naive_bytes: Peak of one forward and backward step, naive
             implementation (parameters, gradients and activations).
         training_efficient_bytes: The same with the memory-efficient implementation.
+        layers: Per module, in forward order.
     """
 
     param_bytes: int
     inference_peak_bytes: int
     training_naive_bytes: int
     training_efficient_bytes: int
+    layers: tuple[LayerMemory, ...] = ()
 
     def to_dict(self) -> dict[str, int]:
-        """JSON-ready data."""
+        """The totals as JSON-ready data."""
         return {
             "param_bytes": self.param_bytes,
             "inference_peak_bytes": self.inference_peak_bytes,
@@ -81,80 +101,79 @@ def estimate_memory(
         blocks: The plan's block summaries.
         param_bytes: Bytes of the parameters.
     """
+    from densviz.plan import LayerKind  # densviz.plan calls this function, so it is loaded already
+
     n = spec.batch
 
     def size(channels: int, hw: tuple[int, int]) -> int:
         return n * channels * hw[0] * hw[1] * _FLOAT  # (N, C, H, W) float32
 
-    x = size(cfg.in_channels, spec.hw)
-    k, width = cfg.growth_rate, cfg.bn_size * cfg.growth_rate
-
-    # Inference: walk the forward pass, tracking the largest set alive at once.
-    peak = 0
-    saved_naive = 0  # what autograd keeps for backward, naive layers
-    saved_efficient = 0  # the same with checkpointed concatenation + norm1
-    recompute = 0  # largest temporary of a checkpointed layer in backward
-    stem = [r for r in layers if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"]
-    conv0 = size(stem[0].out_channels, stem[0].out_hw)
-    if cfg.stem is Stem.IMAGENET:
-        pool = size(stem[-1].out_channels, stem[-1].out_hw)
-        peak = max(x + conv0, x + 2 * conv0, x + conv0 + pool)
-        # conv0 saves x, norm0 saves conv0's output, max pool its input and int64 indices
-        stem_saved = x + 2 * conv0 + pool * _INDEX // _FLOAT
-    else:
-        peak = x + conv0
-        stem_saved = x
-    saved_naive += stem_saved
-    saved_efficient += stem_saved
-
-    for block in blocks:
-        hw = block.hw
-        stored = size(block.in_channels, hw)
-        for i in range(1, block.layers + 1):
-            c_in = block.in_channels + k * (i - 1)
-            concat = size(c_in, hw)
-            new = size(k, hw)
+    x = size(cfg.in_channels, spec.hw)  # the caller holds the input throughout
+    width = cfg.bn_size * cfg.growth_rate  # bottleneck channels
+    rows: list[LayerMemory] = []
+    stored = 0  # the current block's feature list: its input and every layer's k maps
+    recompute = 0  # largest temporary a checkpointed layer recreates in backward
+    for row in layers:
+        out = size(row.out_channels, row.out_hw)
+        inp = size(row.in_channels, row.in_hw)
+        name = row.name.rsplit(".", 1)[-1]
+        if row.kind is LayerKind.DENSE_LAYER:
+            assert row.block is not None and row.index is not None
+            block = blocks[row.block - 1]
+            if row.index == 1:
+                stored = size(block.in_channels, block.hw)
+            concat = inp  # (N, k0 + k·(ℓ−1), H, W), a fresh copy made by torch.cat
+            new = out  # (N, k, H, W)
+            # The checkpoints keep every layer's input maps alive for the recomputation.
+            kept = new + (stored if row.index == 1 else 0)
             if cfg.bottleneck:
-                mid = size(width, hw)
+                mid = size(width, row.out_hw)
                 # at conv1: concat + norm1 output + bottleneck; at conv2: bottleneck, norm2 output, new maps
-                peak = max(peak, x + stored + 2 * concat + mid, x + stored + 2 * mid + new)
-                saved_naive += 2 * concat + 2 * mid  # norm1 in/out, norm2 in/out
-                saved_efficient += 2 * mid  # the checkpoint drops concat and norm1 output
+                live = x + stored + max(2 * concat + mid, 2 * mid + new)
+                naive = 2 * concat + 2 * mid  # norm1 input and output, norm2 input and output
+                efficient = 2 * mid + kept  # concat and norm1 output are recomputed
             else:
-                peak = max(peak, x + stored + 2 * concat + new)
-                saved_naive += 2 * concat
+                live = x + stored + 2 * concat + new
+                naive = 2 * concat
+                efficient = kept
             if cfg.drop_rate > 0:
-                mask = new // _FLOAT  # one byte per element
-                saved_naive += mask
-                saved_efficient += mask
+                naive += new // _FLOAT  # one byte of mask per element
+                efficient += new // _FLOAT
             recompute = max(recompute, 2 * concat)
             stored += new
-        out = stored  # the block's concatenated output
-        peak = max(peak, x + 2 * out)  # the feature list and its final concatenation
-        # The checkpoints keep every layer's output alive for the recomputation.
-        saved_efficient += out
-        if block.transition_channels is not None:
-            conv = size(block.transition_channels, hw)
-            pooled = size(block.transition_channels, (hw[0] // 2, hw[1] // 2))
-            peak = max(peak, x + 2 * out + conv, x + conv + pooled)
-            saved = 2 * out + conv  # norm input, conv input, avg-pool input
-        else:
-            peak = max(peak, x + 2 * out)
-            saved = 2 * out  # norm5 input, ReLU output (read by the global pool)
-        saved_naive += saved
-        saved_efficient += saved
+        elif row.kind is LayerKind.TRANSITION:
+            conv = size(row.out_channels, row.in_hw)  # the 1×1 conv runs before the pool
+            live = x + 2 * inp + conv  # block output, norm output, conv output
+            naive = efficient = 2 * inp + conv  # norm input, conv input, avg-pool input
+        elif row.kind is LayerKind.LINEAR:
+            live = x + inp + out
+            naive = efficient = inp
+        elif name == "conv0":
+            live = x + out
+            naive = efficient = x
+        elif name == "norm0":
+            live = x + inp + out
+            naive = efficient = inp
+        elif name == "relu0":  # in place
+            live = x + inp + out
+            naive = efficient = 0
+        elif name == "pool0":  # max pool keeps its input and int64 indices
+            live = x + inp + out
+            naive = efficient = inp + out * _INDEX // _FLOAT
+        else:  # features.norm5; the functional ReLU after it keeps its output for the global pool
+            live = x + 2 * inp
+            naive = efficient = 2 * inp
+        rows.append(LayerMemory(row.name, live, naive, efficient))
 
-    classifier_in = n * layers[-1].in_channels * _FLOAT
-    saved_naive += classifier_in
-    saved_efficient += classifier_in
-    # Gradients in flight: about two copies of the largest block output.
+    # Gradients in flight during backward: about two copies of the largest block output.
     in_flight = 2 * max(b.output_bytes for b in blocks)
     weights = 2 * param_bytes  # parameters and their gradients
     return MemoryEstimate(
         param_bytes=param_bytes,
-        inference_peak_bytes=peak,
-        training_naive_bytes=weights + saved_naive + in_flight,
-        training_efficient_bytes=weights + saved_efficient + in_flight + recompute,
+        inference_peak_bytes=max(r.live_bytes for r in rows),
+        training_naive_bytes=weights + sum(r.saved_naive_bytes for r in rows) + in_flight,
+        training_efficient_bytes=weights + sum(r.saved_efficient_bytes for r in rows) + in_flight + recompute,
+        layers=tuple(rows),
     )
 
 
