@@ -273,14 +273,9 @@ def _optional_int(name: str, text: str | None, allowed: str) -> int | None:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from densviz.export import export, parse_formats
-    from densviz.graph import Detail
 
     plan = _guarded_plan(args)
     formats = parse_formats(args.formats)
-    try:
-        detail = Detail(args.detail)
-    except ValueError:
-        raise ConfigError("detail", args.detail, "one of " + ", ".join(d.value for d in Detail)) from None
     if args.direction not in ("TB", "LR"):
         raise ConfigError("direction", args.direction, "TB (top to bottom) or LR (left to right)")
     block = _optional_int("block", args.block, f"a block number from 1 to {len(plan.blocks)}")
@@ -290,7 +285,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         plan,
         args.out,
         formats,
-        detail=detail,
+        detail=args.detail,  # export() checks it, and the block, before any work
         block=block,
         direction=args.direction,
         show_cost=args.show_cost,

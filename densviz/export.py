@@ -32,7 +32,7 @@ import plotly.graph_objects as go
 
 from densviz.charts import CHARTS, ChartKind
 from densviz.config import ConfigError, state_to_json
-from densviz.graph import Detail
+from densviz.graph import DEFAULT_MAX_FULL_LAYERS, Detail, check_graph_options
 from densviz.plan import ArchitecturePlan
 from densviz.render import DEFAULT_TIMEOUT_S, GraphFormat, RenderError, draw, render
 
@@ -359,6 +359,8 @@ def export(
         timeout: Seconds ``dot`` may take for one picture.
         progress: Called with a short sentence before each slow step.
     """
+    check_graph_options(plan, detail, block=block, max_full_layers=max_full_layers or DEFAULT_MAX_FULL_LAYERS)
+    chart_kinds = list(ChartKind) if charts is None else list(charts)
     fmts = [ExportFormat(f) for f in formats]
     want_zip = ExportFormat.ZIP in fmts
     zip_only = set(fmts) == {ExportFormat.ZIP}
@@ -383,12 +385,12 @@ def export(
 
     # The charts.
     chart_fmts = [f for f in fmts if f in (*_IMAGE_FORMATS, ExportFormat.HTML)]
-    if ChartKind.VOLUME_3D in (charts or list(ChartKind)) and {ExportFormat.SVG, ExportFormat.PDF} & set(chart_fmts):
+    if ChartKind.VOLUME_3D in (chart_kinds) and {ExportFormat.SVG, ExportFormat.PDF} & set(chart_fmts):
         result.notes.append(
             "The 3-D volume chart is written as PNG and HTML only: as SVG or PDF it would hold the same raster image."
         )
     images_ok = True
-    for kind in charts or list(ChartKind):
+    for kind in chart_kinds:
         if not chart_fmts:
             break
         fig = CHARTS[kind](plan)
@@ -406,7 +408,7 @@ def export(
                 images_ok = False
                 result.notes.append(str(err))
                 if ExportFormat.HTML not in chart_fmts:  # fall back to HTML, so that nothing is lost
-                    for k in charts or list(ChartKind):
+                    for k in chart_kinds:
                         put(f"chart-{k.value}.html", chart_html(CHARTS[k](plan)))
 
     if graph_job is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "Node",
     "NodeKind",
     "build_graph",
+    "check_graph_options",
 ]
 
 DEFAULT_MAX_FULL_LAYERS = 12
@@ -432,6 +433,36 @@ def _focus(graph: ConcatGraph, block: int, plan: ArchitecturePlan) -> ConcatGrap
     return ConcatGraph(graph.detail, nodes, edges, clusters, notes, block)
 
 
+def check_graph_options(
+    plan: ArchitecturePlan,
+    detail: Detail | str,
+    *,
+    block: int | None = None,
+    max_full_layers: int = DEFAULT_MAX_FULL_LAYERS,
+    keep: int = DEFAULT_KEEP,
+) -> Detail:
+    """Validate the options of :func:`build_graph` before any work is done.
+
+    Returns:
+        The detail level.
+
+    Raises:
+        ConfigError: naming the bad option, its value and what is allowed.
+    """
+    try:
+        detail = Detail(detail)
+    except ValueError:
+        raise ConfigError("detail", detail, "one of " + ", ".join(d.value for d in Detail)) from None
+    num_blocks = len(plan.blocks)
+    if block is not None and (isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= num_blocks):
+        raise ConfigError("block", block, f"a block number from 1 to {num_blocks}")
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 8:
+        raise ConfigError("keep", keep, "an integer from 1 to 8")
+    if isinstance(max_full_layers, bool) or not isinstance(max_full_layers, int) or max_full_layers < 1:
+        raise ConfigError("max_full_layers", max_full_layers, "a positive integer")
+    return detail
+
+
 def build_graph(
     plan: ArchitecturePlan,
     detail: Detail | str = Detail.DENSE,
@@ -454,18 +485,7 @@ def build_graph(
     Raises:
         ConfigError: for an unknown detail level or block, or a bad threshold.
     """
-    try:
-        detail = Detail(detail)
-    except ValueError:
-        raise ConfigError("detail", detail, "one of " + ", ".join(d.value for d in Detail)) from None
-    num_blocks = len(plan.blocks)
-    if block is not None and (isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= num_blocks):
-        raise ConfigError("block", block, f"a block number from 1 to {num_blocks}")
-    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 8:
-        raise ConfigError("keep", keep, "an integer from 1 to 8")
-    if isinstance(max_full_layers, bool) or not isinstance(max_full_layers, int) or max_full_layers < 1:
-        raise ConfigError("max_full_layers", max_full_layers, "a positive integer")
-
+    detail = check_graph_options(plan, detail, block=block, max_full_layers=max_full_layers, keep=keep)
     b = _Builder(plan)
     if detail is Detail.OVERVIEW:
         _overview(b)

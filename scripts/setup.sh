@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.densviz-installed
-APT_PACKAGES=(graphviz)
-APT_BINARIES=(dot)
+# graphviz: `dot` draws the graphs; chromium: kaleido's chart images (and browser tests)
+APT_PACKAGES=(graphviz chromium)
+APT_BINARIES=(dot chromium)
 
 # --- system packages
 missing=()
@@ -23,7 +24,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "setup: missing system packages: ${missing[*]}." >&2
-    echo "setup: install them as root (sudo apt-get install ${missing[*]}); densviz runs without them but cannot draw graphs." >&2
+    echo "setup: install them as root (sudo apt-get install ${missing[*]}); without them densviz gives DOT text instead of graph pictures and HTML instead of chart images." >&2
   fi
 fi
 

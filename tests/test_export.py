@@ -1,0 +1,149 @@
+"""Exported files: each one valid, and holding the plan's numbers."""
+
+import csv
+import io
+import json
+import shutil
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import densviz.export as export_module
+from densviz.charts import ChartKind
+from densviz.cli import main
+from densviz.config import PRESETS, ConfigError, load_json
+from densviz.export import ChartImageUnavailableError, ExportFormat, chart_image, export, parse_formats
+from densviz.plan import make_plan
+from densviz.render import dot_available
+
+has_chromium = shutil.which("chromium") is not None or shutil.which("google-chrome") is not None
+needs_tools = pytest.mark.skipif(not (dot_available() and has_chromium), reason="needs Graphviz's dot and Chromium")
+
+
+def tiny_plan():  # type: ignore[no-untyped-def]
+    return make_plan(PRESETS["tiny"].config, PRESETS["tiny"].input)
+
+
+def test_parse_formats() -> None:
+    assert parse_formats("svg, PNG,svg") == (ExportFormat.SVG, ExportFormat.PNG)
+    with pytest.raises(ConfigError, match="formats must be a comma-separated list of svg, png"):
+        parse_formats("svg,gif")
+    with pytest.raises(ConfigError):
+        parse_formats(" , ")
+
+
+def test_tables_and_config_without_any_tool(tmp_path: Path) -> None:
+    plan = tiny_plan()
+    result = export(plan, tmp_path, ["csv", "json"])
+    names = sorted(p.name for p in result.files)
+    assert names == ["blocks.csv", "config.json", "layers.csv", "plan.json"]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "layers.csv").read_text())))
+    assert [r["name"] for r in rows] == [r.name for r in plan.layers]
+    assert sum(int(r["params"]) for r in rows) == 20_266
+    assert rows[1]["inputs"] == "features.conv0"
+    assert load_json(tmp_path / "config.json") == (plan.config, plan.input)
+    assert json.loads((tmp_path / "plan.json").read_text()) == json.loads(json.dumps(plan.to_dict()))
+    blocks = list(csv.DictReader(io.StringIO((tmp_path / "blocks.csv").read_text())))
+    assert [int(b["out_channels"]) for b in blocks] == [32, 32, 32]
+
+
+def test_charts_fall_back_to_html_without_a_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_browser(_fig: object, _fmt: str) -> bytes:
+        raise ChartImageUnavailableError(
+            "Chart images need a Chromium browser, and none is installed (apt-get install chromium)."
+        )
+
+    monkeypatch.setattr(export_module, "chart_image", no_browser)
+    result = export(tiny_plan(), tmp_path, ["png"], charts=None)
+    chart_files = sorted(p.name for p in result.files if p.name.startswith("chart-"))
+    assert chart_files == sorted(
+        f"chart-{k}.html" for k in ("channels", "volume", "cost", "connectivity", "volume3d", "memory")
+    )
+    assert any("apt-get install chromium" in n for n in result.notes)
+
+
+def test_chart_html_works_offline(tmp_path: Path) -> None:
+    export(tiny_plan(), tmp_path, ["html"])
+    page = (tmp_path / "chart-channels.html").read_text()
+    assert '<script src="http' not in page  # nothing fetched
+    assert "Plotly.newPlot" in page and len(page) > 1_000_000  # plotly.js itself is inside
+
+
+@needs_tools
+def test_every_format_is_valid(tmp_path: Path) -> None:
+    charts = [ChartKind.CHANNELS, ChartKind.VOLUME_3D, ChartKind.MEMORY]  # one of each kind of figure
+    result = export(tiny_plan(), tmp_path, ["svg", "png", "pdf", "dot", "html", "csv", "json"], charts=charts)
+    files = {p.name: p for p in result.files}
+    for name in ("graph-dense.svg", "chart-channels.svg"):
+        ET.fromstring(files[name].read_bytes())  # parses as XML
+    svg = files["graph-dense.svg"].read_text()
+    assert all(node in svg for node in ("features.conv0", "features.denseblock3.denselayer2", "classifier"))
+    for name in ("graph-dense.png", "chart-channels.png", "chart-volume3d.png"):
+        assert files[name].read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), name
+    for name in ("graph-dense.pdf", "chart-memory.pdf"):
+        assert files[name].read_bytes().startswith(b"%PDF-"), name
+    assert files["graph-dense.dot"].read_text().startswith("digraph densenet {")
+    assert "<svg" in files["graph-dense.html"].read_text()
+    assert "chart-volume3d.svg" not in files  # a WebGL scene is exported as PNG only, with a note
+    assert any("3-D volume chart" in n for n in result.notes)
+
+
+@needs_tools
+def test_zip_holds_what_was_asked(tmp_path: Path) -> None:
+    result = export(tiny_plan(), tmp_path, ["zip"], charts=[], name="tiny")
+    assert [p.name for p in result.files] == ["tiny.zip"]
+    with zipfile.ZipFile(tmp_path / "tiny.zip") as zf:
+        names = set(zf.namelist())
+    assert {
+        "tiny/graph-dense.svg",
+        "tiny/graph-dense.png",
+        "tiny/graph-dense.pdf",
+        "tiny/graph-dense.dot",
+        "tiny/layers.csv",
+        "tiny/config.json",
+    } <= names
+    both = export(tiny_plan(), tmp_path / "b", ["csv", "zip"], name="tiny")
+    assert sorted(p.name for p in both.files) == ["blocks.csv", "layers.csv", "tiny.zip"]
+    with zipfile.ZipFile(tmp_path / "b" / "tiny.zip") as zf:
+        assert sorted(zf.namelist()) == ["tiny/blocks.csv", "tiny/layers.csv"]
+
+
+@pytest.mark.skipif(not has_chromium, reason="needs Chromium")
+def test_concurrent_chart_images_are_not_mixed_up() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from densviz.charts import channel_growth_figure
+
+    figs = [
+        channel_growth_figure(make_plan(PRESETS[n].config, PRESETS[n].input))
+        for n in ("tiny", "densenet121", "densenet_bc100_k12")
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda f: chart_image(f, "svg"), figs * 2))
+    # each figure's subtitle names its own k: every image came back to its caller
+    for fig, image in zip(figs * 2, together, strict=True):
+        k = fig.layout.title.text.split("adds k = ")[1].split(";")[0]
+        assert f"adds k = {k};".encode() in image
+
+
+def test_cli_export_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for args, fragment in (
+        (["--formats", "gif"], "formats must be"),
+        (["--detail", "full"], "detail must be one of dense, chain, overview"),
+        (["--block", "9"], "block must be a block number from 1 to 3"),
+        (["--block", "two"], "block must be a block number from 1 to 3"),
+        (["--direction", "up"], "direction must be TB"),
+    ):
+        code = main(["export", "--preset", "tiny", "--out", str(tmp_path), *args])
+        err = capsys.readouterr().err
+        assert code == 2, args
+        assert fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_export_writes_and_lists_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["export", "--preset", "tiny", "--out", str(tmp_path), "--formats", "csv,json"])
+    out = capsys.readouterr().out.split()
+    assert code == 0
+    assert sorted(Path(p).name for p in out) == ["blocks.csv", "config.json", "layers.csv", "plan.json"]
