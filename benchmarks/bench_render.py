@@ -52,9 +52,13 @@ def main() -> None:
             total = t_graph + t_dot + t_svg
             if detail is Detail.DENSE:
                 worst_default = max(worst_default, total)
-            print(f"{name:<20} {detail.value:<9} {len(graph.edges):>6} {t_graph * 1e3:>6.1f}ms {t_dot * 1e3:>6.1f}ms {t_svg:>7.2f}s {total:>7.2f}s")
+            print(
+                f"{name:<20} {detail.value:<9} {len(graph.edges):>6} {t_graph * 1e3:>6.1f}ms {t_dot * 1e3:>6.1f}ms {t_svg:>7.2f}s {total:>7.2f}s"
+            )
     verdict = "meets" if worst_default <= TARGET_S else "MISSES"
-    print(f"slowest default view (dense): {worst_default:.2f} s, {worst_default / TARGET_S:.2f}× the {TARGET_S:g} s target ({verdict} it)")
+    print(
+        f"slowest default view (dense): {worst_default:.2f} s, {worst_default / TARGET_S:.2f}× the {TARGET_S:g} s target ({verdict} it)"
+    )
     print()
     print(f"charts: median of {args.repeats} runs")
     print(f"{'preset':<20} {'chart':<14} {'figure':>8} {'HTML':>8}")

@@ -19,8 +19,8 @@ import atexit
 import csv
 import io
 import json
+import tempfile
 import threading
-import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +43,7 @@ __all__ = [
     "blocks_csv",
     "chart_html",
     "chart_image",
+    "chart_images",
     "export",
     "layers_csv",
     "parse_formats",
@@ -218,7 +219,27 @@ def _stop_kaleido() -> None:
 
 
 def chart_image(fig: go.Figure, fmt: str) -> bytes:
-    """PNG, SVG or PDF of a figure through kaleido's shared Chromium.
+    """PNG, SVG or PDF of one figure through kaleido's shared Chromium.
+
+    Raises:
+        ChartImageUnavailableError: no Chromium (or kaleido) on this machine.
+    """
+    return chart_images([(fig, fmt)])[0]
+
+
+def _scale(fig: go.Figure, fmt: str) -> int:
+    # A 3-D scene is rasterised by software WebGL: twice the pixels cost twice the time.
+    return CHART_SCALE if fmt == "png" and not any(t.type == "mesh3d" for t in fig.data) else 1
+
+
+def chart_images(jobs: Sequence[tuple[go.Figure, str]]) -> list[bytes]:
+    """Images of several figures in one batch (two browser tabs at once).
+
+    Args:
+        jobs: (figure, format) pairs; format is ``png``, ``svg`` or ``pdf``.
+
+    Returns:
+        The images' bytes, in the order of ``jobs``.
 
     Raises:
         ChartImageUnavailableError: no Chromium (or kaleido) on this machine.
@@ -231,23 +252,35 @@ def chart_image(fig: go.Figure, fmt: str) -> bytes:
         raise ChartImageUnavailableError(
             "Chart images need the kaleido package; the charts are exported as HTML instead."
         ) from None
-    height = int(fig.layout.height or 520)
-    with _KALEIDO_LOCK:  # kaleido's shared server is not thread-safe (plotly/Kaleido#444)
+    with (
+        _KALEIDO_LOCK,
+        tempfile.TemporaryDirectory(prefix="densviz-") as tmp,
+    ):  # kaleido's server is not thread-safe (plotly/Kaleido#444)
+        specs = [
+            {
+                "fig": fig,
+                "path": str(Path(tmp) / f"{i}.{fmt}"),
+                "opts": {
+                    "format": fmt,
+                    "width": CHART_WIDTH,
+                    "height": int(fig.layout.height or 520),
+                    "scale": _scale(fig, fmt),
+                },
+            }
+            for i, (fig, fmt) in enumerate(jobs)
+        ]
         try:
             if not _kaleido_started:
-                kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+                kaleido.start_sync_server(n=2, mathjax=False, silence_warnings=True)
                 atexit.register(_stop_kaleido)
                 _kaleido_started = True
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "kopts ignored when using a server"
-                return bytes(
-                    fig.to_image(format=fmt, width=CHART_WIDTH, height=height, scale=CHART_SCALE if fmt == "png" else 1)
-                )
+            kaleido.write_fig_from_object_sync(specs)
         except ChromeNotFoundError:
             raise ChartImageUnavailableError(
                 "Chart images need a Chromium browser, and none is installed (apt-get install chromium); "
                 "the charts are exported as HTML, which needs nothing."
             ) from None
+        return [Path(str(spec["path"])).read_bytes() for spec in specs]
 
 
 # --- everything ------------------------------------------------------------------
@@ -383,33 +416,33 @@ def export(
         else None
     )
 
-    # The charts.
+    # The charts: HTML here, the images in one batch through Chromium.
     chart_fmts = [f for f in fmts if f in (*_IMAGE_FORMATS, ExportFormat.HTML)]
-    if ChartKind.VOLUME_3D in (chart_kinds) and {ExportFormat.SVG, ExportFormat.PDF} & set(chart_fmts):
+    image_fmts = [f for f in chart_fmts if f in _IMAGE_FORMATS]
+    figures = {kind: CHARTS[kind](plan) for kind in chart_kinds} if chart_fmts else {}
+    jobs: list[tuple[ChartKind, ExportFormat]] = []
+    for kind in figures:
+        for fmt in image_fmts:
+            if kind is ChartKind.VOLUME_3D and fmt is not ExportFormat.PNG:
+                continue  # a WebGL scene: its SVG or PDF would only wrap the same raster, at twice the time
+            jobs.append((kind, fmt))
+    if any(kind is ChartKind.VOLUME_3D for kind in figures) and {ExportFormat.SVG, ExportFormat.PDF} & set(image_fmts):
         result.notes.append(
             "The 3-D volume chart is written as PNG and HTML only: as SVG or PDF it would hold the same raster image."
         )
-    images_ok = True
-    for kind in chart_kinds:
-        if not chart_fmts:
-            break
-        fig = CHARTS[kind](plan)
-        if ExportFormat.HTML in chart_fmts:
+    images: dict[tuple[ChartKind, ExportFormat], bytes] = {}
+    if jobs:
+        say(f"rendering {len(jobs)} chart images with Chromium")
+        try:
+            images = dict(zip(jobs, chart_images([(figures[k], f.value) for k, f in jobs]), strict=True))
+        except ChartImageUnavailableError as err:
+            result.notes.append(str(err))
+    for kind, fig in figures.items():
+        if ExportFormat.HTML in chart_fmts or (image_fmts and not images):  # without images, HTML keeps nothing lost
             put(f"chart-{kind.value}.html", chart_html(fig))
-        for fmt in (f for f in chart_fmts if f in _IMAGE_FORMATS):
-            if not images_ok:
-                break
-            if kind is ChartKind.VOLUME_3D and fmt is not ExportFormat.PNG:
-                continue  # a WebGL scene: its SVG or PDF would only wrap the same raster, at twice the time
-            say(f"rendering chart {kind.value} as {fmt.value.upper()}")
-            try:
-                put(f"chart-{kind.value}.{fmt.value}", chart_image(fig, fmt.value))
-            except ChartImageUnavailableError as err:
-                images_ok = False
-                result.notes.append(str(err))
-                if ExportFormat.HTML not in chart_fmts:  # fall back to HTML, so that nothing is lost
-                    for k in chart_kinds:
-                        put(f"chart-{k.value}.html", chart_html(CHARTS[k](plan)))
+        for fmt in image_fmts:
+            if (kind, fmt) in images:
+                put(f"chart-{kind.value}.{fmt.value}", images[(kind, fmt)])
 
     if graph_job is not None:
         graph_payload, graph_notes = graph_job.result()

@@ -50,12 +50,12 @@ def test_tables_and_config_without_any_tool(tmp_path: Path) -> None:
 
 
 def test_charts_fall_back_to_html_without_a_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_browser(_fig: object, _fmt: str) -> bytes:
+    def no_browser(_jobs: object) -> list[bytes]:
         raise ChartImageUnavailableError(
             "Chart images need a Chromium browser, and none is installed (apt-get install chromium)."
         )
 
-    monkeypatch.setattr(export_module, "chart_image", no_browser)
+    monkeypatch.setattr(export_module, "chart_images", no_browser)
     result = export(tiny_plan(), tmp_path, ["png"], charts=None)
     chart_files = sorted(p.name for p in result.files if p.name.startswith("chart-"))
     assert chart_files == sorted(
