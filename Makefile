@@ -8,8 +8,9 @@ PY := $(BIN)/python
 setup:
 	@./scripts/setup.sh
 
+# The app at http://localhost:8501 (one torch thread per request: the server's cores are shared).
 run: setup
-	$(BIN)/densviz summary --preset densenet121
+	OMP_NUM_THREADS=1 $(BIN)/streamlit run app.py --server.port 8501
 
 # Lint, types, then every test but the slow ones (minutes at most).
 test: setup lint typecheck test-fast

@@ -371,6 +371,7 @@ def export(
     show_cost: bool = False,
     max_full_layers: int | None = None,
     charts: Sequence[ChartKind] | None = None,
+    graph: bool = True,
     name: str = "densenet",
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
@@ -388,6 +389,7 @@ def export(
         show_cost: Parameters and MACs in the graph's labels.
         max_full_layers: Threshold for eliding long blocks in the graph.
         charts: Which charts; all by default.
+        graph: Whether to draw the graph.
         name: Prefix of the zip's name.
         timeout: Seconds ``dot`` may take for one picture.
         progress: Called with a short sentence before each slow step.
@@ -408,7 +410,7 @@ def export(
         payload[filename] = data.encode() if isinstance(data, str) else data
 
     # The graph runs in `dot` subprocesses while Chromium renders the charts.
-    graph_fmts = [f for f in fmts if f in (*_IMAGE_FORMATS, ExportFormat.DOT, ExportFormat.HTML)]
+    graph_fmts = [f for f in fmts if f in (*_IMAGE_FORMATS, ExportFormat.DOT, ExportFormat.HTML)] if graph else []
     pool = ThreadPoolExecutor(max_workers=1)
     graph_job = (
         pool.submit(_graph_files, plan, graph_fmts, detail, block, direction, show_cost, max_full_layers, timeout, say)

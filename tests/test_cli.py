@@ -70,7 +70,7 @@ def test_torchinfo_table(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--growth-rate", "0"], "growth_rate must be an integer from 1 to 512; got 0."),
+        (["--growth-rate", "0"], "growth_rate must be an integer from 1 to 128; got 0."),
         (["--growth-rate", "-3"], "got -3"),
         (["--growth-rate", "1000000000"], "got 1000000000"),
         (["--growth-rate", "abc"], "got 'abc'"),

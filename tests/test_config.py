@@ -46,7 +46,7 @@ def test_depth_is_the_papers_depth() -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "fragment"),
     [
-        ({"growth_rate": 0}, "growth_rate", "from 1 to 512"),
+        ({"growth_rate": 0}, "growth_rate", "from 1 to 128"),
         ({"growth_rate": -3}, "growth_rate", "got -3"),
         ({"growth_rate": 10**9}, "growth_rate", "got 1000000000"),
         ({"growth_rate": True}, "growth_rate", "integer"),

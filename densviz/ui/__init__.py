@@ -1,0 +1,1 @@
+"""Everything that imports streamlit: the page, its state, its cached calls and its views."""

@@ -1,0 +1,192 @@
+"""Cached computations for the page, every cache bounded.
+
+Plans, figures, DOT and SVG go through ``st.cache_data`` (each caller gets its
+own copy, so nothing shared is mutated). The check against PyTorch runs in a
+background thread (:class:`VerifyService`, one per process through
+``st.cache_resource``), so that a slider move never waits for torch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from densviz.charts import ChartKind, adjacency_figure, make_chart, volume_3d_figure
+from densviz.config import DenseNetConfig, InputSpec
+from densviz.export import ExportFormat, export
+from densviz.graph import Detail
+from densviz.memory import DEFAULT_BUDGET_BYTES, check_budget
+from densviz.plan import ArchitecturePlan, make_plan
+from densviz.render import Drawing, GraphFormat, draw
+
+BUDGET_BYTES = DEFAULT_BUDGET_BYTES
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def plan_for(cfg: DenseNetConfig, spec: InputSpec) -> ArchitecturePlan:
+    """The plan, after the resource guard (raises ``ConfigError`` over budget)."""
+    plan = make_plan(cfg, spec)
+    check_budget(plan, BUDGET_BYTES)
+    return plan
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def chart_for(cfg: DenseNetConfig, spec: InputSpec, kind: ChartKind) -> go.Figure:
+    """One chart of a plan."""
+    return make_chart(plan_for(cfg, spec), kind)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def adjacency_for(cfg: DenseNetConfig, spec: InputSpec, block: int | None) -> go.Figure:
+    """The adjacency heat map, whole network or one block."""
+    return adjacency_figure(plan_for(cfg, spec), block)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def volume_for(cfg: DenseNetConfig, spec: InputSpec, log_scale: bool) -> go.Figure:
+    """The 3-D volume view."""
+    return volume_3d_figure(plan_for(cfg, spec), log_scale=log_scale)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def drawing_for(
+    cfg: DenseNetConfig,
+    spec: InputSpec,
+    detail: Detail,
+    block: int | None,
+    direction: str,
+    show_cost: bool,
+    max_full_layers: int,
+) -> Drawing:
+    """The graph as SVG (with its DOT and notes), through dot with a timeout."""
+    return draw(
+        plan_for(cfg, spec),
+        detail,
+        GraphFormat.SVG,
+        block=block,
+        direction=direction,
+        show_cost=show_cost,
+        max_full_layers=max_full_layers,
+        timeout=8.0,
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def export_files(
+    cfg: DenseNetConfig,
+    spec: InputSpec,
+    fmt: ExportFormat,
+    detail: Detail,
+    block: int | None,
+    direction: str,
+    graph: bool,
+    charts: tuple[ChartKind, ...],
+) -> dict[str, bytes]:
+    """Files of one export format, by file name (made when a download is clicked)."""
+    import tempfile
+    from pathlib import Path
+
+    plan = make_plan(cfg, spec)
+    check_budget(plan, BUDGET_BYTES)
+    with tempfile.TemporaryDirectory(prefix="densviz-export-") as tmp:
+        result = export(
+            plan, tmp, [fmt], detail=detail, block=block, direction=direction, graph=graph, charts=list(charts)
+        )
+        return {Path(p).name: Path(p).read_bytes() for p in result.files}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def torchinfo_text(cfg: DenseNetConfig, spec: InputSpec) -> str:
+    """Torchinfo's table of the same model (built on the meta device)."""
+    from densviz.verify import torchinfo_summary
+
+    return str(torchinfo_summary(cfg, InputSpec(batch=1, height=spec.height, width=spec.width)))
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """A finished check of the plan against PyTorch.
+
+    Attributes:
+        ok: Every check agreed.
+        checks: How many numbers were compared.
+        mismatches: The first few disagreements, in words.
+        elapsed_s: How long building and running the model took.
+        error: A sentence if the check could not run.
+    """
+
+    ok: bool
+    checks: int
+    mismatches: tuple[str, ...]
+    elapsed_s: float
+    error: str | None = None
+
+
+def _verify(cfg: DenseNetConfig, hw: tuple[int, int]) -> VerifyOutcome:
+    import torch
+
+    from densviz.verify import verify
+
+    torch.set_num_threads(1)  # a shared server: one core per request
+
+    start = time.perf_counter()
+    try:
+        report = verify(cfg, InputSpec(batch=1, height=hw[0], width=hw[1]))
+    except Exception as err:  # the page must go on; the badge says what happened
+        return VerifyOutcome(
+            False, 0, (), time.perf_counter() - start, f"the check could not run: {type(err).__name__}: {err}"
+        )
+    words = tuple(f"{c.name} {c.quantity.value}: plan {c.planned}, PyTorch {c.measured}" for c in report.mismatches[:5])
+    return VerifyOutcome(report.ok, len(report.checks), words, time.perf_counter() - start)
+
+
+class VerifyService:
+    """Checks plans against PyTorch in one background thread, newest request first.
+
+    Thread-safe: sessions share it. Requests not yet started are cancelled
+    when a newer one arrives (a slider being dragged asks for many), and at
+    most ``max_entries`` results are kept.
+    """
+
+    def __init__(self, max_entries: int = 128):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densviz-verify")
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[tuple[DenseNetConfig, tuple[int, int]], Future[VerifyOutcome]] = OrderedDict()
+        self._max = max_entries
+
+    def request(self, cfg: DenseNetConfig, spec: InputSpec) -> Future[VerifyOutcome]:
+        """The check of this config at this input size, started if new."""
+        key = (cfg, spec.hw)  # the batch changes no shape that matters
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and not job.cancelled():
+                self._jobs.move_to_end(key)
+                return job
+            for other in self._jobs.values():
+                other.cancel()  # only those not started yet
+            job = self._pool.submit(_verify, cfg, spec.hw)
+            self._jobs[key] = job
+            while len(self._jobs) > self._max:
+                self._jobs.popitem(last=False)
+            return job
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def verify_service() -> VerifyService:
+    """The process's one verify service.
+
+    torch is imported here, in the script thread, once per process: imported
+    for the first time inside the worker while the script imports plotly, the
+    two threads would each see numpy half-initialised.
+    """
+    import torch  # noqa: F401
+
+    import densviz.verify  # noqa: F401
+
+    return VerifyService()

@@ -1,0 +1,298 @@
+"""The page: sidebar controls, headline numbers, the check against PyTorch, one view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from densviz.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
+from densviz.graph import DEFAULT_MAX_FULL_LAYERS, Detail
+from densviz.plan import ArchitecturePlan
+from densviz.ui import cached, state
+from densviz.ui.state import CUSTOM, RANGES, VIEW_KEY, layers_key
+from densviz.ui.views import VIEWS, Network, headline
+
+_PRESET_LABELS = {CUSTOM: "custom", **{name: p.title for name, p in PRESETS.items()}}
+
+
+def _sidebar() -> None:
+    """Every control; values live in st.session_state under the field names."""
+    sb = st.sidebar
+    sb.title("densviz")
+    sb.caption("See how a DenseNet's feature maps grow, layer by layer.")
+    top = sb.columns([3, 1], vertical_alignment="bottom")
+    top[0].selectbox(
+        "Preset",
+        [CUSTOM, *PRESETS],
+        key="preset",
+        format_func=lambda n: _PRESET_LABELS[n],
+        on_change=state.load_preset,
+        help="torchvision's ImageNet models, the paper's DenseNet-264 and its CIFAR models (Table 2); picking one fills every control",
+    )
+    top[1].button("Reset", on_click=state.reset, help="back to DenseNet-121", width="stretch")
+
+    sb.subheader("Dense blocks")
+    lo, hi = RANGES["growth_rate"]
+    sb.slider(
+        "Growth rate k",
+        int(lo),
+        int(hi),
+        key="growth_rate",
+        help="feature maps each dense layer adds; layer ℓ of a block reads k₀ + k·(ℓ−1) channels",
+        on_change=state.mark_custom,
+    )
+    lo, hi = RANGES["num_blocks"]
+    sb.number_input(
+        "Dense blocks",
+        int(lo),
+        int(hi),
+        step=1,
+        key="num_blocks",
+        help="blocks of densely connected layers, with a transition between each two",
+        on_change=state.mark_custom,
+    )
+    lo, hi = RANGES["layers"]
+    for b in range(1, int(st.session_state["num_blocks"]) + 1):
+        key = layers_key(b)
+        if key not in st.session_state:  # a block just added: start like the one before it
+            st.session_state[key] = int(st.session_state.get(layers_key(b - 1), 12))
+        sb.number_input(
+            f"Layers in block {b}",
+            int(lo),
+            int(hi),
+            step=1,
+            key=key,
+            help=f"dense layers in block {b}: it adds k × this many channels",
+            on_change=state.mark_custom,
+        )
+    sb.toggle(
+        "Bottleneck (DenseNet-B)",
+        key="bottleneck",
+        help="a 1×1 convolution to bn_size·k channels before each 3×3 one; off = the plain BN-ReLU-Conv3×3 layer",
+        on_change=state.mark_custom,
+    )
+    if st.session_state["bottleneck"]:
+        lo, hi = RANGES["bn_size"]
+        sb.number_input(
+            "Bottleneck width bn_size",
+            int(lo),
+            int(hi),
+            step=1,
+            key="bn_size",
+            help="the 1×1 convolution outputs bn_size·k channels (the paper uses 4)",
+            on_change=state.mark_custom,
+        )
+    lo, hi = RANGES["drop_rate"]
+    sb.number_input(
+        "Drop rate",
+        float(lo),
+        float(hi),
+        step=0.05,
+        key="drop_rate",
+        help="dropout after each dense layer",
+        on_change=state.mark_custom,
+    )
+
+    sb.subheader("Transitions")
+    lo, hi = RANGES["compression"]
+    sb.number_input(
+        "Compression θ",
+        float(lo),
+        float(hi),
+        step=0.05,
+        format="%.3g",
+        key="compression",
+        help="a transition keeps ⌊θ·m⌋ of its m channels and halves H and W; θ < 1 is DenseNet-C",
+        on_change=state.mark_custom,
+    )
+
+    sb.subheader("Stem and input")
+    sb.segmented_control(
+        "Stem",
+        [s.value for s in Stem],
+        key="stem",
+        required=True,
+        format_func=lambda s: {"imagenet": "ImageNet 7×7/2 + pool", "cifar": "CIFAR 3×3"}[s],
+        help="ImageNet: 7×7/2 conv, BN, ReLU, 3×3/2 max pool (÷4) · CIFAR: one 3×3 conv",
+        on_change=state.mark_custom,
+    )
+    sb.toggle(
+        "Initial features = 2k",
+        key="init_auto",
+        help="k₀ of the first block; the paper uses 2k for DenseNet-BC, 16 for plain CIFAR DenseNets",
+        on_change=state.mark_custom,
+    )
+    if not st.session_state["init_auto"]:
+        lo, hi = RANGES["num_init_features"]
+        sb.number_input(
+            "Initial features k₀", int(lo), int(hi), step=1, key="num_init_features", on_change=state.mark_custom
+        )
+    size_cols = sb.columns(2)
+    lo, hi = RANGES["height"]
+    size_cols[0].number_input("Input height", int(lo), int(hi), step=1, key="height", on_change=state.mark_custom)
+    size_cols[1].number_input("Input width", int(lo), int(hi), step=1, key="width", on_change=state.mark_custom)
+    image_cols = sb.columns(2)
+    image_cols[0].segmented_control(
+        "Image channels",
+        [3, 1],
+        key="in_channels",
+        required=True,
+        format_func=lambda c: {3: "RGB", 1: "grey"}[c],
+        on_change=state.mark_custom,
+    )
+    lo, hi = RANGES["num_classes"]
+    image_cols[1].number_input("Classes", int(lo), int(hi), step=1, key="num_classes", on_change=state.mark_custom)
+
+    sb.subheader("Memory")
+    lo, hi = RANGES["batch"]
+    sb.number_input(
+        "Batch",
+        int(lo),
+        int(hi),
+        step=1,
+        key="batch",
+        help="batch size for the activation and training-memory figures",
+        on_change=state.mark_custom,
+    )
+    sb.toggle(
+        "Memory-efficient",
+        key="memory_efficient",
+        help="recompute concatenations in the backward pass instead of storing them (arXiv 1707.06990)",
+        on_change=state.mark_custom,
+    )
+
+
+def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
+    """✓ once the background check against PyTorch agrees; polls while it runs."""
+    job = cached.verify_service().request(cfg, spec)
+
+    def show() -> None:
+        if not job.done():
+            st.caption("⏳ checking these numbers against the real PyTorch model…")
+            return
+        if job.cancelled():
+            return
+        outcome = job.result()
+        if outcome.error:
+            st.caption(f"⚠️ {outcome.error}")
+        elif outcome.ok:
+            st.caption(
+                f"✅ verified against the PyTorch model: all {outcome.checks:,} shapes, parameter and MAC counts agree "
+                f"(built on the meta device in {outcome.elapsed_s:.2f} s)"
+            )
+        else:
+            st.error("The plan disagrees with the PyTorch model: " + "; ".join(outcome.mismatches))
+        if st.session_state.pop("_verify_polling", False):
+            st.rerun()  # one full run to stop the polling
+
+    if job.done():
+        show()
+    else:
+        st.session_state["_verify_polling"] = True
+        st.fragment(show, run_every=0.5)()
+
+
+def _explain(plan: ArchitecturePlan) -> None:
+    cfg = plan.config
+    with st.expander("How a DenseNet grows: the equations with these numbers"):
+        cols = st.columns(3)
+        cols[0].markdown("**Plain network**")
+        cols[0].latex(r"x_\ell = H_\ell(x_{\ell-1})")
+        cols[1].markdown("**ResNet**: adds the input")
+        cols[1].latex(r"x_\ell = H_\ell(x_{\ell-1}) + x_{\ell-1}")
+        cols[2].markdown("**DenseNet**: concatenates every earlier output")
+        cols[2].latex(r"x_\ell = H_\ell([x_0, x_1, \ldots, x_{\ell-1}])")
+        k = cfg.growth_rate
+        b1 = plan.blocks[0]
+        last = b1.in_channels + k * (b1.layers - 1)
+        st.markdown(
+            f"Each layer H_ℓ adds **k = {k}** feature maps, so layer ℓ of a block reads "
+            f"k₀ + k·(ℓ−1) channels. In block 1, k₀ = {b1.in_channels}: layer 1 reads {b1.in_channels}, "
+            f"layer {b1.layers} reads {b1.in_channels} + {k}·{b1.layers - 1} = {last}, and the block hands on "
+            f"{b1.in_channels} + {k}·{b1.layers} = {b1.out_channels} channels at {b1.hw[0]}×{b1.hw[1]}."
+        )
+        st.latex(rf"k_\ell = k_0 + k\cdot(\ell-1) = {b1.in_channels} + {k}\cdot(\ell-1)")
+        if len(plan.blocks) > 1:
+            t = plan["features.transition1"]
+            st.markdown(
+                f"A **transition** (BN, ReLU, 1×1 conv, 2×2 average pool) keeps ⌊θ·m⌋ channels: with θ = {cfg.compression:g}, "
+                f"⌊{cfg.compression:g}·{t.in_channels}⌋ = {t.out_channels}, and halves {t.in_hw[0]}×{t.in_hw[1]} to "
+                f"{t.out_hw[0]}×{t.out_hw[1]}: the volume of each new layer's maps drops to a quarter, while "
+                "inside a block it stays constant."
+            )
+        bottleneck = (
+            f"With the bottleneck, each layer is BN-ReLU-Conv1×1 ({cfg.bn_size}·k = {cfg.bn_size * k} channels)-BN-ReLU-Conv3×3 (k)."
+            if cfg.bottleneck
+            else "Without the bottleneck each layer is BN-ReLU-Conv3×3 to k channels."
+        )
+        st.markdown(
+            bottleneck + f" The paper's depth L counts the convolutions and the classifier: L = {plan.totals.depth}."
+        )
+
+
+def _sync_query(cfg: DenseNetConfig, spec: InputSpec, view: str) -> None:
+    wanted = state.query_for(cfg, spec, str(st.session_state.get("preset", CUSTOM)), view)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def _init_defaults() -> None:
+    defaults: dict[str, Any] = {
+        "graph_detail": Detail.DENSE.value,
+        "graph_direction": "TB",
+        "graph_max_full": DEFAULT_MAX_FULL_LAYERS,
+        "volume_log": True,
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def main() -> None:
+    """Draw the page."""
+    st.set_page_config(page_title="densviz: see DenseNets grow", page_icon=":material/hub:", layout="wide")
+    views = list(VIEWS)
+    if "_initialised" not in st.session_state:
+        query = {key: st.query_params.get_all(key) for key in st.query_params}
+        initial = state.init_from_query(query, views)
+        st.session_state["_initialised"] = True
+        st.session_state["_warnings"] = list(initial.warnings)
+        st.session_state[VIEW_KEY] = initial.view or views[0]
+    _init_defaults()
+    _sidebar()
+
+    st.title("DenseNet feature-map growth")
+    for warning in st.session_state.pop("_warnings", []):
+        st.warning(f"From the link: {warning}", icon="⚠️")
+    if error := st.session_state.pop("_upload_error", None):
+        st.error(error)
+    if note := st.session_state.pop("_upload_note", None):
+        st.success(note)
+
+    try:
+        cfg, spec = state.read_config(st.session_state)
+        plan = cached.plan_for(cfg, spec)
+    except ConfigError as err:
+        st.error(f"{err}", icon="🚫")
+        last = st.session_state.get("_last_valid")
+        if last is None:
+            st.stop()
+        cfg, spec = last
+        plan = cached.plan_for(cfg, spec)
+        st.caption("Showing the last valid network until the settings are fixed.")
+    else:
+        st.session_state["_last_valid"] = (cfg, spec)
+
+    shown = st.session_state.get("_shown")
+    if shown is None or shown[0] != (cfg, spec):
+        previous = shown[1] if shown is not None else None
+        st.session_state["_shown"] = ((cfg, spec), plan, previous)
+    else:
+        previous = shown[2]
+    headline(plan, previous)
+    _verify_badge(cfg, spec)
+    _explain(plan)
+
+    view = st.segmented_control("View", views, key=VIEW_KEY, required=True, label_visibility="collapsed") or views[0]
+    VIEWS[view](Network(cfg, spec, plan))
+    _sync_query(cfg, spec, view)

@@ -1,0 +1,223 @@
+"""Page state: the widgets' keys, presets, the query string and uploads.
+
+Widgets are created with a key and no value; their values live in
+``st.session_state`` under the config field names (one grep finds the field,
+the CLI flag, the query key and the widget). Presets, the reset button and
+config uploads write those keys in callbacks, which run before the widgets are
+drawn. The query string mirrors the last valid settings, so a link reopens the
+same network; a bad value in a link falls back to the default with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from densviz.config import (
+    LIMITS,
+    PRESETS,
+    ConfigError,
+    DenseNetConfig,
+    InputSpec,
+    Stem,
+    check_input,
+    parse_state,
+    state_from_json,
+    to_query,
+)
+
+CUSTOM = "custom"
+DEFAULT_PRESET = "densenet121"
+MAX_UPLOAD_BYTES = 64 * 1024  # a config JSON is a few hundred bytes
+VIEW_KEY = "view"
+
+# Widget ranges: the config's own limits, so every valid config can be shown.
+RANGES: dict[str, tuple[float, float]] = {
+    "growth_rate": (LIMITS["growth_rate"].low, LIMITS["growth_rate"].high),
+    "num_blocks": (LIMITS["num_blocks"].low, LIMITS["num_blocks"].high),
+    "layers": (LIMITS["layers_per_block"].low, LIMITS["layers_per_block"].high),
+    "num_init_features": (LIMITS["num_init_features"].low, LIMITS["num_init_features"].high),
+    "bn_size": (1, LIMITS["bn_size"].high),
+    "compression": (0.01, 1.0),
+    "drop_rate": (0.0, 0.95),
+    "num_classes": (LIMITS["num_classes"].low, LIMITS["num_classes"].high),
+    "height": (LIMITS["height"].low, LIMITS["height"].high),
+    "width": (LIMITS["width"].low, LIMITS["width"].high),
+    "batch": (LIMITS["batch"].low, LIMITS["batch"].high),
+}
+
+
+def layers_key(block: int) -> str:
+    """Widget key of the layer count of dense block ``block`` (1-based)."""
+    return f"layers_{block}"
+
+
+def widget_values(cfg: DenseNetConfig, spec: InputSpec, preset: str) -> dict[str, Any]:
+    """The session-state values that make the widgets show ``cfg`` and ``spec``."""
+    values: dict[str, Any] = {
+        "preset": preset,
+        "growth_rate": cfg.growth_rate,
+        "num_blocks": len(cfg.block_config),
+        "init_auto": cfg.init_features == 2 * cfg.growth_rate,
+        "num_init_features": cfg.init_features,
+        "bottleneck": cfg.bottleneck,
+        "bn_size": cfg.bn_size if cfg.bottleneck else 4,
+        "compression": cfg.compression,
+        "drop_rate": cfg.drop_rate,
+        "num_classes": cfg.num_classes,
+        "in_channels": cfg.in_channels,
+        "stem": cfg.stem.value,
+        "memory_efficient": cfg.memory_efficient,
+        "height": spec.height,
+        "width": spec.width,
+        "batch": spec.batch,
+    }
+    for b, layers in enumerate(cfg.block_config, start=1):
+        values[layers_key(b)] = layers
+    return values
+
+
+def _fits_widgets(cfg: DenseNetConfig) -> str | None:
+    """A sentence if a valid config lies outside a widget's range, else ``None``."""
+    low, high = RANGES["compression"]
+    if not low <= cfg.compression <= high:
+        return f"compression {cfg.compression:g} is below the smallest the control offers ({low:g})"
+    if cfg.drop_rate > RANGES["drop_rate"][1]:
+        return f"drop_rate {cfg.drop_rate:g} is above the largest the control offers ({RANGES['drop_rate'][1]:g})"
+    return None
+
+
+def load(session: Any, cfg: DenseNetConfig, spec: InputSpec, preset: str) -> None:
+    """Write a config into the widgets' keys (call from a callback or before drawing).
+
+    ``session`` is ``st.session_state`` (or a dict in tests).
+    """
+    session.update(widget_values(cfg, spec, preset))
+
+
+def load_preset() -> None:
+    """Callback of the preset selector: fill every control from the preset."""
+    name = st.session_state.get("preset", CUSTOM)
+    if name in PRESETS:
+        preset = PRESETS[name]
+        load(st.session_state, preset.config, preset.input, name)
+
+
+def mark_custom() -> None:
+    """Callback of every architecture control: the settings no longer are a preset."""
+    st.session_state["preset"] = CUSTOM
+
+
+def reset() -> None:
+    """Callback of the reset button: back to DenseNet-121."""
+    preset = PRESETS[DEFAULT_PRESET]
+    load(st.session_state, preset.config, preset.input, DEFAULT_PRESET)
+
+
+def load_upload() -> None:
+    """Callback of the config uploader: load a JSON config, or say why not."""
+    upload = st.session_state.get("config_upload")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ConfigError(
+                "config_file",
+                len(data),
+                "",
+                message=f"the file is {len(data):,} bytes; a config JSON is at most {MAX_UPLOAD_BYTES:,}.",
+            )
+        cfg, spec = state_from_json(data)
+        problem = _fits_widgets(cfg)
+        if problem:
+            raise ConfigError("config_file", upload.name, "", message=f"{problem}.")
+    except ConfigError as err:
+        st.session_state["_upload_error"] = f"{upload.name} was not loaded: {err}"
+        return
+    load(st.session_state, cfg, spec, CUSTOM)
+    st.session_state["_upload_note"] = f"Loaded {upload.name}."
+
+
+@dataclass(frozen=True)
+class Initial:
+    """What the first run of a session starts from.
+
+    Attributes:
+        warnings: One sentence per ignored query-string setting.
+        view: The view named in the link, if any.
+    """
+
+    warnings: tuple[str, ...]
+    view: str | None
+
+
+def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial:
+    """First run of a session: fill the widgets from the link (or DenseNet-121).
+
+    Args:
+        query: Each query-string key with all its values.
+        views: The view names a link may ask for.
+    """
+    params: dict[str, Any] = {k: v for k, v in query.items() if k != VIEW_KEY}
+    warnings: list[str] = []
+    state = parse_state(params or {"preset": DEFAULT_PRESET}, lenient=True)
+    warnings.extend(state.warnings)
+    cfg, spec = state.config, state.input
+    problem = _fits_widgets(cfg)
+    if problem:
+        warnings.append(f"{problem}; using {DEFAULT_PRESET} instead.")
+        cfg, spec = PRESETS[DEFAULT_PRESET].config, PRESETS[DEFAULT_PRESET].input
+    preset = state.preset or CUSTOM
+    if preset != CUSTOM and (cfg, spec) != (PRESETS[preset].config, PRESETS[preset].input):
+        preset = CUSTOM
+    if not params:
+        preset = DEFAULT_PRESET
+    load(st.session_state, cfg, spec, preset)
+    view = None
+    if VIEW_KEY in query:
+        asked = query[VIEW_KEY][-1]
+        if asked in views:
+            view = asked
+        else:
+            warnings.append(f"view must be one of {', '.join(views)}; got {asked!r}. Showing the default view.")
+    return Initial(tuple(warnings), view)
+
+
+def read_config(session: Any) -> tuple[DenseNetConfig, InputSpec]:  # st.session_state or a dict
+    """The config and input the widgets describe.
+
+    Raises:
+        ConfigError: if the combination is invalid (the sentence says why).
+    """
+    blocks = int(session["num_blocks"])
+    block_config = tuple(int(session.get(layers_key(b), 12)) for b in range(1, blocks + 1))
+    growth = int(session["growth_rate"])
+    cfg = DenseNetConfig(
+        growth_rate=growth,
+        block_config=block_config,
+        num_init_features=None if session["init_auto"] else int(session["num_init_features"]),
+        bn_size=int(session["bn_size"]) if session["bottleneck"] else 0,
+        compression=float(session["compression"]),
+        drop_rate=float(session["drop_rate"]),
+        num_classes=int(session["num_classes"]),
+        in_channels=int(session["in_channels"]),
+        stem=Stem(session["stem"]),
+        memory_efficient=bool(session["memory_efficient"]),
+    )
+    spec = InputSpec(batch=int(session["batch"]), height=int(session["height"]), width=int(session["width"]))
+    check_input(cfg, spec)
+    return cfg, spec
+
+
+def query_for(cfg: DenseNetConfig, spec: InputSpec, preset: str, view: str) -> dict[str, str]:
+    """The query string of the current settings: a preset name alone when it is one."""
+    if preset in PRESETS and (cfg, spec) == (PRESETS[preset].config, PRESETS[preset].input):
+        query = {"preset": preset}
+    else:
+        query = to_query(cfg, spec)
+    query[VIEW_KEY] = view
+    return query

@@ -1,0 +1,377 @@
+"""The page's views. Each takes the current network and draws; none computes.
+
+One view runs per rerun (the page shows one at a time), so a heavy view costs
+nothing while another is shown. The forward-pass view registers in
+:data:`VIEWS` like the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from densviz.charts import ChartKind
+from densviz.config import DenseNetConfig, InputSpec, state_to_json
+from densviz.export import ExportFormat, blocks_csv, layers_csv
+from densviz.graph import FULL_LAYER_LIMIT, Detail
+from densviz.plan import ArchitecturePlan
+from densviz.render import DOT_MISSING
+from densviz.ui import cached
+from densviz.ui.panzoom import panzoom_page
+from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
+from densviz.units import format_bytes, format_count, format_macs
+
+_PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
+_GRAPHVIZ_CHART_EDGE_LIMIT = 600  # the browser's own layout froze the tab beyond ~1,200 edges
+
+
+@dataclass(frozen=True)
+class Network:
+    """What every view draws.
+
+    Attributes:
+        config: The architecture.
+        input: The input.
+        plan: Its plan.
+    """
+
+    config: DenseNetConfig
+    input: InputSpec
+    plan: ArchitecturePlan
+
+
+def _chart(fig: object) -> None:
+    st.plotly_chart(fig, width="stretch", config=_PLOTLY_CONFIG)
+
+
+def growth_view(net: Network) -> None:
+    """Channel growth, spatial size and volume (charts 1 and 2)."""
+    _chart(cached.chart_for(net.config, net.input, ChartKind.CHANNELS))
+    _chart(cached.chart_for(net.config, net.input, ChartKind.VOLUME))
+
+
+def _block_options(net: Network) -> list[int | None]:
+    return [None, *range(1, len(net.config.block_config) + 1)]
+
+
+def _block_label(block: int | None) -> str:
+    return "all blocks" if block is None else f"block {block}"
+
+
+def graph_view(net: Network) -> None:
+    """The concatenation graph, laid out by dot, with zoom and pan."""
+    cols = st.columns([2, 1.2, 1, 1.2, 1.6])
+    detail = cols[0].segmented_control(
+        "Detail",
+        list(Detail),
+        key="graph_detail",
+        required=True,
+        format_func=lambda d: {"dense": "every edge", "chain": "running concat", "overview": "stages"}[d],
+        help="every edge: the paper's Figure 1 · running concat: how the network computes, one concat per layer · stages: blocks and transitions",
+    )
+    if st.session_state.get("graph_block") not in _block_options(net):
+        st.session_state["graph_block"] = None
+    block = cols[1].selectbox("Focus", _block_options(net), key="graph_block", format_func=_block_label)
+    direction = cols[2].segmented_control(
+        "Direction", ["TB", "LR"], key="graph_direction", required=True, format_func=lambda d: {"TB": "↓", "LR": "→"}[d]
+    )
+    show_cost = cols[3].toggle(
+        "params & MACs", key="graph_cost", help="add each layer's parameters and MACs to its box"
+    )
+    max_full = cols[4].slider(
+        "Full blocks up to",
+        2,
+        FULL_LAYER_LIMIT,
+        key="graph_max_full",
+        help=f"longer blocks show their first and last 3 layers and one node for the rest (dot needs minutes beyond {FULL_LAYER_LIMIT} layers)",
+        disabled=detail != Detail.DENSE,
+    )
+    drawing = cached.drawing_for(
+        net.config, net.input, Detail(detail or Detail.DENSE), block, direction or "TB", bool(show_cost), int(max_full)
+    )
+    for note in drawing.notes:
+        st.info(note, icon="ℹ️")
+    if drawing.image is not None:
+        height = 760 if drawing.graph.detail is not Detail.OVERVIEW or direction == "LR" else 900
+        components.html(panzoom_page(drawing.image.decode()), height=height)
+    elif DOT_MISSING in drawing.notes and len(drawing.graph.edges) <= _GRAPHVIZ_CHART_EDGE_LIMIT:
+        st.graphviz_chart(drawing.dot, width="stretch")  # laid out in the browser instead
+    with st.expander("DOT source"):
+        st.code(drawing.dot, language="dot")
+
+
+def connectivity_view(net: Network) -> None:
+    """Which layer reads which earlier output: the adjacency heat map."""
+    if st.session_state.get("adjacency_block") not in _block_options(net):
+        st.session_state["adjacency_block"] = None
+    block = st.selectbox("Blocks", _block_options(net), key="adjacency_block", format_func=_block_label)
+    _chart(cached.adjacency_for(net.config, net.input, block))
+
+
+def volume_view(net: Network) -> None:
+    """Each stage's output as a C × H × W box."""
+    log_scale = st.toggle(
+        "log₂ scale", key="volume_log", help="each side 1 + log₂(length): keeps 3×224×224 and 1024×7×7 both visible"
+    )
+    _chart(cached.volume_for(net.config, net.input, bool(log_scale)))
+
+
+def layers_view(net: Network) -> None:
+    """The plan as a table: search, sort, per-block subtotals, torchinfo."""
+    plan = net.plan
+    query = (
+        st.text_input("Search layers", key="layer_search", placeholder="e.g. denseblock3, transition, norm")
+        .strip()
+        .lower()
+    )
+    rows = [
+        {
+            "layer": r.name,
+            "kind": r.kind.value,
+            "block": r.block,
+            "C in": r.in_channels,
+            "C out": r.out_channels,
+            "H×W in": f"{r.in_hw[0]}×{r.in_hw[1]}",
+            "H×W out": f"{r.out_hw[0]}×{r.out_hw[1]}",
+            "params": r.params,
+            "MACs": r.macs,
+            "output KiB": round(r.output_bytes / 1024, 1),
+            "reads": len(r.inputs),
+        }
+        for r in plan.layers
+        if not query or query in r.name.lower() or query in r.kind.value
+    ]
+    st.caption(
+        f"{len(rows)} of {len(plan.layers)} modules · MACs per image (convolutions and linear, no bias or BN) · output for batch {net.input.batch}, float32 · click a column to sort"
+    )
+    st.dataframe(rows, hide_index=True, width="stretch", height=420)
+    st.markdown("**Per block**")
+    st.dataframe(
+        [
+            {
+                "block": b.name,
+                "layers": b.layers,
+                "channels": f"{b.in_channels} → {b.out_channels}",
+                "after transition": b.transition_channels,
+                "H×W": f"{b.hw[0]}×{b.hw[1]}",
+                "params": b.params,
+                "MACs": b.macs,
+                "share of params": f"{b.params / plan.totals.params:.1%}",
+            }
+            for b in plan.blocks
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    with st.expander("torchinfo's summary of the same model"):
+        if st.toggle(
+            "Build the model and summarise it",
+            key="show_torchinfo",
+            help="builds the real nn.Module on the meta device and runs torchinfo",
+        ):
+            with st.spinner("Running torchinfo…"):
+                st.code(cached.torchinfo_text(net.config, net.input), language=None)
+
+
+def memory_view(net: Network) -> None:
+    """Inference and training memory per layer, with the totals."""
+    mem, totals = net.plan.memory, net.plan.totals
+    cols = st.columns(4)
+    cols[0].metric("Parameters", format_bytes(mem.param_bytes), help="float32")
+    cols[1].metric(
+        "Inference peak",
+        format_bytes(mem.inference_peak_bytes),
+        help="activations alive at once in a forward pass without autograd",
+    )
+    cols[2].metric(
+        "Training step, naive",
+        format_bytes(mem.training_naive_bytes),
+        help="parameters, gradients and saved activations; every layer keeps its own concatenation",
+    )
+    cols[3].metric(
+        "Training step, memory-efficient",
+        format_bytes(mem.training_efficient_bytes),
+        delta=f"{mem.training_efficient_bytes / mem.training_naive_bytes - 1:+.0%}",
+        delta_color="inverse",
+        help="concatenations and first BN recomputed in backward (arXiv 1707.06990)",
+    )
+    st.caption(
+        f"All module outputs of one forward pass: {format_bytes(totals.activation_bytes)} at batch {net.input.batch}. Estimates; the forward-pass view measures them."
+    )
+    _chart(cached.chart_for(net.config, net.input, ChartKind.MEMORY))
+
+
+def export_view(net: Network) -> None:
+    """Download every format; load a config JSON."""
+    cfg, spec, plan = net.config, net.input, net.plan
+    detail = Detail(st.session_state.get("graph_detail") or Detail.DENSE)
+    block = st.session_state.get("graph_block")
+    direction = st.session_state.get("graph_direction") or "TB"
+    stem = f"graph-{detail.value}" + (f"-block{block}" if block else "")
+
+    st.markdown(f"**Graph** ({detail.value} detail, {_block_label(block)}; change these in the Graph view)")
+    cols = st.columns(5)
+    for col, fmt in zip(
+        cols, (ExportFormat.SVG, ExportFormat.PNG, ExportFormat.PDF, ExportFormat.DOT, ExportFormat.HTML), strict=True
+    ):
+        name = f"{stem}.{fmt.value}"
+        col.download_button(
+            fmt.value.upper(),
+            data=_file_maker(cfg, spec, fmt, detail, block, direction, name, graph=True, charts=()),
+            file_name=name,
+            key=f"dl_graph_{fmt.value}",
+            on_click="ignore",
+            width="stretch",
+        )
+    st.markdown("**Charts** (HTML works offline; images are made by Chromium when you click)")
+    kind = ChartKind(
+        st.selectbox("Chart", list(ChartKind), key="export_chart", format_func=lambda k: k.value) or ChartKind.CHANNELS
+    )
+    chart_cols = st.columns(4)
+    formats = (
+        (ExportFormat.HTML, ExportFormat.PNG)
+        if kind is ChartKind.VOLUME_3D
+        else (ExportFormat.HTML, ExportFormat.PNG, ExportFormat.SVG, ExportFormat.PDF)
+    )
+    for col, fmt in zip(chart_cols, formats, strict=False):
+        name = f"chart-{kind.value}.{fmt.value}"
+        maker = _file_maker(cfg, spec, fmt, detail, block, direction, name, graph=False, charts=(kind,))
+        col.download_button(
+            fmt.value.upper(),
+            data=maker,
+            file_name=name,
+            key=f"dl_chart_{fmt.value}",
+            on_click="ignore",
+            width="stretch",
+        )
+    st.markdown("**Tables and config**")
+    table_cols = st.columns(4)
+    table_cols[0].download_button(
+        "layers.csv", layers_csv(plan), file_name="layers.csv", mime="text/csv", on_click="ignore", width="stretch"
+    )
+    table_cols[1].download_button(
+        "blocks.csv", blocks_csv(plan), file_name="blocks.csv", mime="text/csv", on_click="ignore", width="stretch"
+    )
+    table_cols[2].download_button(
+        "plan.json",
+        json.dumps(plan.to_dict(), indent=2),
+        file_name="plan.json",
+        mime="application/json",
+        on_click="ignore",
+        width="stretch",
+    )
+    table_cols[3].download_button(
+        "config.json",
+        state_to_json(cfg, spec),
+        file_name="config.json",
+        mime="application/json",
+        on_click="ignore",
+        width="stretch",
+        key="dl_config",
+    )
+    st.download_button(
+        "Everything as one zip",
+        data=_file_maker(
+            cfg, spec, ExportFormat.ZIP, detail, block, direction, "densenet.zip", graph=True, charts=tuple(ChartKind)
+        ),
+        file_name="densenet.zip",
+        mime="application/zip",
+        on_click="ignore",
+        type="primary",
+        help="graph, every chart in every format, tables and config (takes a few seconds)",
+    )
+    st.divider()
+    st.file_uploader(
+        "Load a config JSON (as written by config.json above or `densviz summary --json`)",
+        type=["json"],
+        key="config_upload",
+        on_change=load_upload,
+        max_upload_size=max(1, MAX_UPLOAD_BYTES // (1 << 20)),
+    )
+
+
+def _file_maker(
+    cfg: DenseNetConfig,
+    spec: InputSpec,
+    fmt: ExportFormat,
+    detail: Detail,
+    block: int | None,
+    direction: str,
+    name: str,
+    *,
+    graph: bool,
+    charts: tuple[ChartKind, ...],
+) -> Callable[[], bytes]:
+    """A callable that makes one file when its download button is clicked."""
+
+    def make() -> bytes:
+        files = cached.export_files(cfg, spec, fmt, detail, block, direction, graph, charts)
+        return files.get(name) or next(iter(files.values()), b"")
+
+    return make
+
+
+VIEWS: dict[str, Callable[[Network], None]] = {
+    "Growth": growth_view,
+    "Graph": graph_view,
+    "Connectivity": connectivity_view,
+    "Volume": volume_view,
+    "Layers": layers_view,
+    "Memory": memory_view,
+    "Export": export_view,
+}
+"""The views in the order of the selector; the first is the default."""
+
+
+def headline(plan: ArchitecturePlan, previous: ArchitecturePlan | None) -> None:
+    """Parameters, MACs, depth, final channels, activations, each with its change."""
+    t = plan.totals
+    p = previous.totals if previous is not None else None
+
+    def delta(now: int, before: int | None, fmt: Callable[[int], str]) -> str | None:
+        if before is None or now == before:
+            return None
+        sign = "+" if now > before else "−"
+        change = f"{now / before - 1:+.1%}".replace("-", "−") if before else "new"
+        return f"{sign}{fmt(abs(now - before))} ({change})"
+
+    cols = st.columns(5)
+    cols[0].metric(
+        "Parameters",
+        format_count(t.params),
+        delta(t.params, p.params if p else None, format_count),
+        delta_color="inverse",
+        help=f"{t.params:,} learnable parameters",
+    )
+    cols[1].metric(
+        "MACs per image",
+        format_macs(t.macs),
+        delta(t.macs, p.macs if p else None, format_macs),
+        delta_color="inverse",
+        help=f"{t.macs:,} multiply-accumulates of the convolutions and the linear layer (no bias, no BN); FLOPs = 2·MACs",
+    )
+    cols[2].metric(
+        "Depth L",
+        t.depth,
+        delta(t.depth, p.depth if p else None, str),
+        delta_color="off",
+        help="convolutions plus the classifier, as the paper counts",
+    )
+    cols[3].metric(
+        "Final channels",
+        t.final_channels,
+        delta(t.final_channels, p.final_channels if p else None, str),
+        delta_color="off",
+        help="channels into the classifier",
+    )
+    cols[4].metric(
+        "Activations",
+        format_bytes(t.activation_bytes),
+        delta(t.activation_bytes, p.activation_bytes if p else None, format_bytes),
+        delta_color="inverse",
+        help=f"every module's output for batch {plan.input.batch}, float32",
+    )
