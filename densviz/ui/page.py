@@ -21,7 +21,7 @@ def _sidebar() -> None:
     sb = st.sidebar
     sb.title("densviz")
     sb.caption("See how a DenseNet's feature maps grow, layer by layer.")
-    top = sb.columns([3, 1], vertical_alignment="bottom")
+    top = sb.columns([4, 1], vertical_alignment="bottom")
     top[0].selectbox(
         "Preset",
         [CUSTOM, *PRESETS],
@@ -30,7 +30,9 @@ def _sidebar() -> None:
         on_change=state.load_preset,
         help="torchvision's ImageNet models, the paper's DenseNet-264 and its CIFAR models (Table 2); picking one fills every control",
     )
-    top[1].button("Reset", on_click=state.reset, help="back to DenseNet-121", width="stretch")
+    top[1].button(
+        "", icon=":material/restart_alt:", on_click=state.reset, help="Reset: back to DenseNet-121", key="reset"
+    )
 
     sb.subheader("Dense blocks")
     lo, hi = RANGES["growth_rate"]
@@ -169,16 +171,16 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
 
     def show() -> None:
         if not job.done():
-            st.caption("⏳ checking these numbers against the real PyTorch model…")
+            st.caption(":material/hourglass_top: checking these numbers against the real PyTorch model…")
             return
         if job.cancelled():
             return
         outcome = job.result()
         if outcome.error:
-            st.caption(f"⚠️ {outcome.error}")
+            st.caption(f":material/warning: {outcome.error}")
         elif outcome.ok:
             st.caption(
-                f"✅ verified against the PyTorch model: all {outcome.checks:,} shapes, parameter and MAC counts agree "
+                f":material/verified: verified against the PyTorch model: all {outcome.checks:,} shapes, parameter and MAC counts agree "
                 f"(built on the meta device in {outcome.elapsed_s:.2f} s)"
             )
         else:
@@ -263,7 +265,7 @@ def main() -> None:
 
     st.title("DenseNet feature-map growth")
     for warning in st.session_state.pop("_warnings", []):
-        st.warning(f"From the link: {warning}", icon="⚠️")
+        st.warning(f"From the link: {warning}", icon=":material/link_off:")
     if error := st.session_state.pop("_upload_error", None):
         st.error(error)
     if note := st.session_state.pop("_upload_note", None):
@@ -273,7 +275,7 @@ def main() -> None:
         cfg, spec = state.read_config(st.session_state)
         plan = cached.plan_for(cfg, spec)
     except ConfigError as err:
-        st.error(f"{err}", icon="🚫")
+        st.error(f"{err}", icon=":material/block:")
         last = st.session_state.get("_last_valid")
         if last is None:
             st.stop()

@@ -20,7 +20,7 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:Helve
 </style></head><body>
 <div id="view">__SVG__</div>
 <div id="bar"><button id="zin" title="zoom in">+</button><button id="zout" title="zoom out">&minus;</button><button id="fit" title="fit the whole graph">fit</button></div>
-<div id="hint">wheel: zoom &middot; drag: pan &middot; double click: fit</div>
+<div id="hint">wheel: zoom &middot; drag: pan &middot; double click or "fit": the whole graph</div>
 <script>
 (function(){
   const view=document.getElementById('view');
@@ -29,7 +29,15 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:Helve
   svg.removeAttribute('width');svg.removeAttribute('height');
   const vb0=svg.viewBox.baseVal;
   const home={x:vb0.x,y:vb0.y,w:vb0.width,h:vb0.height};
-  let vb={...home};
+  // Start at natural size (one SVG point per pixel), top centred, so that labels
+  // are readable at once; "fit" shows the whole graph.
+  function natural(){
+    const r=view.getBoundingClientRect();
+    if(home.w<=r.width&&home.h<=r.height){return {...home};}
+    const w=Math.min(r.width,Math.max(home.w,r.width)), h=r.height*(w/r.width);
+    return {x:home.x+(home.w-w)/2,y:home.y,w:w,h:h};
+  }
+  let vb=natural();
   function apply(){svg.setAttribute('viewBox',vb.x+' '+vb.y+' '+vb.w+' '+vb.h);}
   function zoom(f,cx,cy){
     const r=svg.getBoundingClientRect();
@@ -43,6 +51,7 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:Helve
     const s=Math.max(vb.w/r.width,vb.h/r.height);vb.x=drag.vx-(e.clientX-drag.x)*s;vb.y=drag.vy-(e.clientY-drag.y)*s;apply();});
   view.addEventListener('pointerup',()=>{drag=null;view.classList.remove('dragging');});
   view.addEventListener('dblclick',()=>{vb={...home};apply();});
+  svg.setAttribute('preserveAspectRatio','xMidYMin meet');
   const mid=()=>{const r=svg.getBoundingClientRect();return [r.left+r.width/2,r.top+r.height/2];};
   document.getElementById('zin').onclick=()=>zoom(1/1.3,...mid());
   document.getElementById('zout').onclick=()=>zoom(1.3,...mid());

@@ -93,8 +93,8 @@ def graph_view(net: Network) -> None:
     drawing = cached.drawing_for(
         net.config, net.input, Detail(detail or Detail.DENSE), block, direction or "TB", bool(show_cost), int(max_full)
     )
-    for note in drawing.notes:
-        st.info(note, icon="ℹ️")
+    if drawing.notes:
+        st.caption(" ".join(f":material/info: {note}" for note in drawing.notes))
     if drawing.image is not None:
         height = 760 if drawing.graph.detail is not Detail.OVERVIEW or direction == "LR" else 900
         components.html(panzoom_page(drawing.image.decode()), height=height)
