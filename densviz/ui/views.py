@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from densviz.charts import ChartKind
 from densviz.config import DenseNetConfig, InputSpec, state_to_json
@@ -97,7 +96,7 @@ def graph_view(net: Network) -> None:
         st.caption(" ".join(f":material/info: {note}" for note in drawing.notes))
     if drawing.image is not None:
         height = 760 if drawing.graph.detail is not Detail.OVERVIEW or direction == "LR" else 900
-        components.html(panzoom_page(drawing.image.decode()), height=height)
+        st.iframe(panzoom_page(drawing.image.decode()), height=height)  # our own SVG from dot: no user HTML
     elif DOT_MISSING in drawing.notes and len(drawing.graph.edges) <= _GRAPHVIZ_CHART_EDGE_LIMIT:
         st.graphviz_chart(drawing.dot, width="stretch")  # laid out in the browser instead
     with st.expander("DOT source"):

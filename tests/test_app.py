@@ -1,0 +1,172 @@
+"""The page, driven by Streamlit's AppTest: every view, every control, links, errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from densviz.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
+from densviz.plan import make_plan
+from densviz.units import format_bytes, format_count, format_macs
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Export"]
+
+
+def start(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def headline(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def expected_headline(cfg: DenseNetConfig, spec: InputSpec) -> dict[str, str]:
+    t = make_plan(cfg, spec).totals
+    return {
+        "Parameters": format_count(t.params),
+        "MACs per image": format_macs(t.macs),
+        "Depth L": str(t.depth),
+        "Final channels": str(t.final_channels),
+        "Activations": format_bytes(t.activation_bytes),
+    }
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    return start()
+
+
+def test_default_page_is_densenet121(app: AppTest) -> None:
+    assert headline(app) == expected_headline(PRESETS["densenet121"].config, PRESETS["densenet121"].input)
+    assert headline(app)["Parameters"] == "7.98 M"
+    assert app.session_state["preset"] == "densenet121"
+
+
+@pytest.mark.parametrize("preset", ["tiny", "densenet121", "densenet_bc100_k12"])
+def test_every_view_renders(preset: str) -> None:
+    at = start({"preset": preset})
+    for view in VIEWS:
+        at.session_state["view"] = view
+        at.run()
+        assert not at.exception, (view, [e.value for e in at.exception])
+        assert not at.error, (view, [e.value for e in at.error])
+
+
+def test_growth_rate_and_layers_move_the_numbers_to_the_plans() -> None:
+    at = start()
+    at.slider(key="growth_rate").set_value(12).run()
+    cfg = PRESETS["densenet121"].config.replace(growth_rate=12, num_init_features=None)
+    assert headline(at) == expected_headline(cfg, InputSpec())
+    assert at.session_state["preset"] == "custom"
+    at.number_input(key="layers_3").set_value(30).run()
+    cfg = cfg.replace(block_config=(6, 12, 30, 16))
+    assert headline(at) == expected_headline(cfg, InputSpec())
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Parameters"].startswith("+")  # six more layers than before
+    at.number_input(key="num_blocks").set_value(3).run()
+    assert headline(at) == expected_headline(cfg.replace(block_config=(6, 12, 30)), InputSpec())
+
+
+def test_a_preset_fills_the_controls() -> None:
+    at = start()
+    at.selectbox(key="preset").set_value("densenet_bc100_k12").run()
+    s = at.session_state
+    assert (s["growth_rate"], s["num_blocks"], s["layers_1"], s["layers_3"]) == (12, 3, 16, 16)
+    assert (s["stem"], s["compression"], s["height"], s["num_classes"]) == ("cifar", 0.5, 32, 10)
+    assert headline(at)["Parameters"] == format_count(769_162)
+    assert at.query_params["preset"] == "densenet_bc100_k12"
+    at.button(key="reset").click().run()
+    assert headline(at)["Parameters"] == "7.98 M"
+
+
+def test_a_link_reopens_its_network_and_the_page_writes_its_own() -> None:
+    cfg = DenseNetConfig(
+        growth_rate=20, block_config=(4, 5, 6), num_init_features=40, compression=0.75, stem=Stem.CIFAR, num_classes=100
+    )
+    spec = InputSpec(batch=8, height=40, width=48)
+    at = start({**to_query(cfg, spec), "view": "Layers"})
+    assert headline(at) == expected_headline(cfg, spec)
+    assert at.session_state["view"] == "Layers"
+    assert not at.warning
+    written = dict(at.query_params.items())
+    assert written == {**to_query(cfg, spec), "view": "Layers"}
+
+
+def test_a_broken_link_warns_and_falls_back_per_field() -> None:
+    at = start({"growth_rate": "lots", "block_config": "3,3", "compression": "7", "view": "Nowhere"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "growth_rate must be an integer" in warnings
+    assert "compression must be a number" in warnings
+    assert "view must be one of" in warnings
+    assert at.session_state["growth_rate"] == 32 and at.session_state["num_blocks"] == 2
+    assert not at.exception
+
+
+def test_graph_view_shows_dot_with_the_nodes() -> None:
+    at = start({"preset": "tiny", "view": "Graph"})
+    dot = at.code[0].value
+    assert dot.startswith("digraph densenet {")
+    for node in ("features.conv0", "features.denseblock2.denselayer2", "features.transition2", "classifier"):
+        assert f'"{node}"' in dot or f"{node} [" in dot
+    at.session_state["graph_detail"] = "chain"
+    at.run()
+    assert "features.denseblock1.concat2" in at.code[0].value
+
+
+def test_invalid_settings_show_the_sentence_and_keep_the_last_picture() -> None:
+    at = start()
+    at.number_input(key="height").set_value(20).run()
+    assert not at.exception
+    assert any("height 20 is too small for this network" in e.value for e in at.error)
+    assert headline(at)["Parameters"] == "7.98 M"  # the last valid network stays
+    at.number_input(key="height").set_value(224).run()
+    at.number_input(key="batch").set_value(4096).run()
+    assert any("over the memory budget of 4.00 GiB" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_the_numbers_get_verified_against_pytorch() -> None:
+    from densviz.ui.cached import verify_service
+
+    at = start({"preset": "tiny"})
+    job = verify_service().request(PRESETS["tiny"].config, PRESETS["tiny"].input)
+    deadline = time.monotonic() + 120
+    while not job.done() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at.run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "verified against the PyTorch model: all 44" in captions
+
+
+def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from densviz.config import state_to_json
+    from densviz.ui import state
+
+    session: dict[str, object] = {}
+    fake_st = SimpleNamespace(session_state=session)
+    monkeypatch.setattr(state, "st", fake_st)
+
+    def upload(name: str, data: bytes) -> None:
+        session["config_upload"] = SimpleNamespace(name=name, getvalue=lambda: data)
+        state.load_upload()
+
+    cfg, spec = PRESETS["densenet_bc100_k12"].config, PRESETS["densenet_bc100_k12"].input
+    upload("bc.json", state_to_json(cfg, spec).encode())
+    assert state.read_config(session) == (cfg, spec)
+    assert session["_upload_note"] == "Loaded bc.json."
+    upload("bad.json", b'{"config": {"growth_rate": 0}}')
+    assert "bad.json was not loaded: growth_rate must be an integer from 1 to 128; got 0." == session["_upload_error"]
+    upload("big.json", b" " * 100_000)
+    assert "a config JSON is at most" in str(session["_upload_error"])
+    upload("pickle.json", b"\x80\x04\x95")
+    assert "not valid JSON" in str(session["_upload_error"])
