@@ -36,6 +36,7 @@ format: setup
 bench: setup
 	$(PY) benchmarks/bench_plan.py
 	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
