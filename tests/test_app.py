@@ -100,6 +100,11 @@ def test_a_link_reopens_its_network_and_the_page_writes_its_own() -> None:
     assert not at.warning
     written = dict(at.query_params.items())
     assert written == {**to_query(cfg, spec), "view": "Layers"}
+    # a link that spells out a preset's settings is recognised as that preset
+    bc = PRESETS["densenet_bc100_k12"]
+    named = start(to_query(bc.config, bc.input))
+    assert named.session_state["preset"] == "densenet_bc100_k12"
+    assert dict(named.query_params.items()) == {"preset": "densenet_bc100_k12", "view": "Growth"}
 
 
 def test_a_broken_link_warns_and_falls_back_per_field() -> None:

@@ -174,6 +174,8 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
     preset = state.preset or CUSTOM
     if preset != CUSTOM and (cfg, spec) != (PRESETS[preset].config, PRESETS[preset].input):
         preset = CUSTOM
+    if preset == CUSTOM:  # a link spelling out a preset's settings names it
+        preset = next((name for name, p in PRESETS.items() if (p.config, p.input) == (cfg, spec)), CUSTOM)
     if not params:
         preset = DEFAULT_PRESET
     load(st.session_state, cfg, spec, preset)

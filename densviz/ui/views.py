@@ -63,7 +63,7 @@ def _block_label(block: int | None) -> str:
 
 def graph_view(net: Network) -> None:
     """The concatenation graph, laid out by dot, with zoom and pan."""
-    cols = st.columns([2, 1.2, 1, 1.2, 1.6])
+    cols = st.columns([2.6, 1.2, 0.9, 1.1, 1.6])
     detail = cols[0].segmented_control(
         "Detail",
         list(Detail),

@@ -1,0 +1,144 @@
+"""One real browser on the real server: what only a browser shows.
+
+Starts ``streamlit run app.py`` on a free loopback port, drives Debian's
+Chromium with Playwright, and stops the server by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from densviz.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
+from densviz.plan import make_plan
+from densviz.units import format_count
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it as root)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+    ]
+    cmd += ["--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = open(ARTIFACTS / "server.log", "w") if ARTIFACTS.exists() or not ARTIFACTS.mkdir() else None  # noqa: SIM115
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start (see {ARTIFACTS / 'server.log'})")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            log.close()
+
+
+def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 2000}, accept_downloads=True)
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
+        page.goto(server)
+        params = page.get_by_test_id("stMetricValue").first
+        expect(params).to_have_text("7.98 M")
+
+        # The growth-rate slider, moved with the keyboard as a user would.
+        slider = page.get_by_role("slider", name="Growth rate k")
+        slider.focus()
+        for k in (31, 30):  # one key at a time: each press commits and reruns the script
+            slider.press("ArrowLeft")
+            expect(slider).to_have_value(str(k))
+            cfg = PRESETS["densenet121"].config.replace(growth_rate=k, num_init_features=None)
+            expect(params).to_have_text(format_count(make_plan(cfg, InputSpec()).totals.params))
+
+        # The graph view: the SVG from dot, with its nodes, inside the pan-and-zoom frame.
+        page.get_by_role("radio", name="Graph", exact=True).click()
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator("svg g.node title", has_text="features.transition1")).to_have_count(1)
+        expect(frame.locator("svg g.node title", has_text="features.conv0")).to_have_count(1)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "graph-view.png"))
+
+        # Export: download the graph's SVG and check it.
+        page.get_by_role("radio", name="Export", exact=True).click()
+        with page.expect_download() as info:
+            page.get_by_role("button", name="SVG", exact=True).first.click()
+        target = tmp_path / "graph.svg"
+        info.value.save_as(target)
+        root = ET.fromstring(target.read_bytes())
+        titles = {el.text for el in root.iter("{http://www.w3.org/2000/svg}title")}
+        assert {"features.conv0", "features.transition3", "classifier"} <= titles
+
+        # A permalink reopens its network.
+        linked = DenseNetConfig(growth_rate=12, block_config=(16, 16, 16), stem=Stem.CIFAR, num_classes=10)
+        spec = InputSpec.square(32)
+        page.goto(f"{server}/?{urlencode({**to_query(linked, spec), 'view': 'Growth'})}")
+        expect(page.get_by_test_id("stMetricValue").first).to_have_text(
+            format_count(make_plan(linked, spec).totals.params)
+        )
+        expect(page.get_by_role("slider", name="Growth rate k")).to_have_value("12")
+        page.get_by_text("verified against the PyTorch model").wait_for(timeout=90_000)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "page.png"))
+        browser.close()
