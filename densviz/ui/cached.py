@@ -147,33 +147,50 @@ def _verify(cfg: DenseNetConfig, hw: tuple[int, int]) -> VerifyOutcome:
 
 
 class VerifyService:
-    """Checks plans against PyTorch in one background thread, newest request first.
+    """Checks plans against PyTorch in one background thread.
 
-    Thread-safe: sessions share it. Requests not yet started are cancelled
-    when a newer one arrives (a slider being dragged asks for many), and at
-    most ``max_entries`` results are kept.
+    Thread-safe: sessions share it, and share results. When a session asks for
+    a new check, its own earlier requests that have not started are cancelled
+    (a slider being dragged asks for many); other sessions' requests are left
+    alone. At most ``max_entries`` results are kept.
     """
 
     def __init__(self, max_entries: int = 128):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densviz-verify")
         self._lock = threading.Lock()
         self._jobs: OrderedDict[tuple[DenseNetConfig, tuple[int, int]], Future[VerifyOutcome]] = OrderedDict()
+        self._pending: dict[str, Future[VerifyOutcome]] = {}  # each session's latest request
         self._max = max_entries
 
-    def request(self, cfg: DenseNetConfig, spec: InputSpec) -> Future[VerifyOutcome]:
-        """The check of this config at this input size, started if new."""
+    def request(self, cfg: DenseNetConfig, spec: InputSpec, owner: str = "") -> Future[VerifyOutcome]:
+        """The check of this config at this input size, started if new.
+
+        Args:
+            cfg: The architecture.
+            spec: The input (only its height and width matter).
+            owner: Who asks (a session id): their previous request, if not
+                started yet, is dropped.
+        """
         key = (cfg, spec.hw)  # the batch changes no shape that matters
         with self._lock:
             job = self._jobs.get(key)
-            if job is not None and not job.cancelled():
-                self._jobs.move_to_end(key)
-                return job
-            for other in self._jobs.values():
-                other.cancel()  # only those not started yet
-            job = self._pool.submit(_verify, cfg, spec.hw)
-            self._jobs[key] = job
-            while len(self._jobs) > self._max:
-                self._jobs.popitem(last=False)
+            if job is None or job.cancelled():
+                job = self._pool.submit(_verify, cfg, spec.hw)
+                self._jobs[key] = job
+                while len(self._jobs) > self._max:
+                    self._jobs.popitem(last=False)
+            self._jobs.move_to_end(key)
+            previous = self._pending.get(owner)
+            if (
+                previous is not None
+                and previous is not job
+                and not any(previous is j for o, j in self._pending.items() if o != owner)
+            ):
+                previous.cancel()  # only cancels what has not started
+            self._pending.pop(owner, None)
+            self._pending[owner] = job  # newest last, so that the oldest sessions are forgotten first
+            while len(self._pending) > 8 * self._max:
+                self._pending.pop(next(iter(self._pending)))
             return job
 
 

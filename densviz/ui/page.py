@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import streamlit as st
@@ -167,9 +168,10 @@ def _sidebar() -> None:
 
 def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
     """✓ once the background check against PyTorch agrees; polls while it runs."""
-    job = cached.verify_service().request(cfg, spec)
+    owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
 
     def show() -> None:
+        job = cached.verify_service().request(cfg, spec, owner)  # asks again if it was dropped
         if not job.done():
             st.caption(":material/hourglass_top: checking these numbers against the real PyTorch model…")
             return
@@ -188,7 +190,7 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
         if st.session_state.pop("_verify_polling", False):
             st.rerun()  # one full run to stop the polling
 
-    if job.done():
+    if cached.verify_service().request(cfg, spec, owner).done():
         show()
     else:
         st.session_state["_verify_polling"] = True

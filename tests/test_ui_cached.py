@@ -1,0 +1,35 @@
+"""The background check against PyTorch: shared, bounded, and fair between sessions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import densviz.ui.cached as cached
+from densviz.config import PRESETS, InputSpec
+
+
+def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def slow(cfg: object, hw: tuple[int, int]) -> cached.VerifyOutcome:
+        gate.wait(10)
+        ran.append(hw[0])
+        return cached.VerifyOutcome(True, 1, (), 0.0)
+
+    monkeypatch.setattr(cached, "_verify", slow)
+    service = cached.VerifyService(max_entries=4)
+    cfg = PRESETS["tiny"].config
+    first = service.request(cfg, InputSpec.square(32), "alice")  # starts at once, waits on the gate
+    a_old = service.request(cfg, InputSpec.square(40), "alice")
+    bob = service.request(cfg, InputSpec.square(48), "bob")
+    a_new = service.request(cfg, InputSpec.square(56), "alice")  # alice moved on: her 40 is dropped
+    assert a_old.cancelled() and not bob.cancelled() and not first.cancelled()
+    assert service.request(cfg, InputSpec.square(48, batch=9), "carol") is bob  # same shapes: shared
+    gate.set()
+    assert a_new.result(10).ok and bob.result(10).ok and first.result(10).ok
+    assert ran == [32, 48, 56]
+    again = service.request(cfg, InputSpec.square(40), "alice")  # a dropped check is asked for anew
+    assert again.result(10).ok and ran[-1] == 40
