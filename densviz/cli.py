@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from densviz.config import PRESETS, ConfigError, ParsedState, Stem, parse_state
@@ -301,6 +302,115 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    import torch
+
+    from densviz.runtime import (
+        ImageError,
+        RunOptions,
+        WeightsError,
+        build_for_run,
+        load_image,
+        load_weights,
+        preprocess,
+        random_input,
+        run_forward,
+        sample_images,
+        training_step_peak,
+    )
+
+    state = _state(args)
+    cfg, spec = state.config, state.input
+    runs = _optional_int("runs", args.runs, "an integer from 1 to 1,000") or 10
+    warmup = _optional_int("warmup", args.warmup, "an integer from 0 to 100")
+    threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024") or torch.get_num_threads()
+    if args.dtype not in ("fp32", "bf16", "fp16"):
+        raise ConfigError("dtype", args.dtype, "fp32, bf16 or fp16")
+    options = RunOptions(
+        device=args.device,
+        precision=args.dtype,
+        channels_last=args.channels_last,
+        runs=runs,
+        warmup=2 if warmup is None else warmup,
+        threads=threads,
+    )
+    model, plan = build_for_run(cfg, spec, _budget(args))
+
+    def say(msg: str) -> None:
+        if not args.json:
+            print(f"densviz: {msg}…", file=sys.stderr, flush=True)
+
+    try:
+        if args.weights:
+            path = Path(args.weights)
+            report = load_weights(model, _read_file(path, "weights"), path.name)
+            say(
+                f"loaded {path.name} ({report.remapped} legacy keys renamed)"
+                if report.remapped
+                else f"loaded {path.name}"
+            )
+        if args.image == "random":
+            x = random_input(spec, cfg.in_channels)
+        elif args.image in sample_images():
+            x = preprocess(sample_images()[args.image], spec, cfg.in_channels)
+        else:
+            path = Path(args.image)
+            x = preprocess(load_image(_read_file(path, "image")), spec, cfg.in_channels)
+    except (ImageError, WeightsError) as err:
+        raise ConfigError("file", "", "", message=str(err)[0].upper() + str(err)[1:]) from None
+    result = run_forward(model, plan, x, options, progress=say)
+    training = training_step_peak(cfg, spec, result.device) if args.training_memory else None
+    if args.json:
+        data = result.to_dict()
+        if training is not None:
+            data["training_step"] = {
+                "measured_naive_bytes": training["naive"],
+                "measured_efficient_bytes": training["efficient"],
+                "estimated_naive_bytes": plan.memory.training_naive_bytes,
+                "estimated_efficient_bytes": plan.memory.training_efficient_bytes,
+            }
+        print(json.dumps(data, indent=2))
+        return 0 if result.shapes_ok else 1
+    print(f"device            {result.device_name} ({result.device}), {result.threads} threads")
+    print(
+        f"settings          {result.precision.value}{', channels-last' if result.channels_last else ''}, batch {result.batch}, {len(result.latencies_ms)} timed runs"
+    )
+    print(f"latency           median {result.median_ms:.1f} ms, p90 {result.p90_ms:.1f} ms")
+    print(f"throughput        {result.images_per_s:.1f} images/s")
+    print(
+        f"compute           {result.gflops:.1f} GFLOP/s from the plan's MACs, {result.fraction_of_peak:.0%} of this device's {result.precision.value} matmul peak ({result.peak_gflops:.1f} GFLOP/s)"
+    )
+    print(f"peak memory       {format_bytes(result.peak_memory_bytes)} ({result.memory_source})")
+    print(
+        f"output            {tuple(result.output_shape)}; top-5 of image 1: "
+        + ", ".join(f"class {c} {p:.1%}" for c, p in result.top5)
+    )
+    if training is not None:
+        mem = plan.memory
+        print(
+            f"training step     naive {format_bytes(training['naive'])} measured vs {format_bytes(mem.training_naive_bytes)} estimated; "
+            f"memory-efficient {format_bytes(training['efficient'])} measured vs {format_bytes(mem.training_efficient_bytes)} estimated"
+        )
+    if result.shapes_ok:
+        print(
+            f"shapes            verified on {result.device}: all {len(result.shapes)} module outputs have the planned shape"
+        )
+        return 0
+    bad = [s for s in result.shapes if not s.ok]
+    print(
+        f"MISMATCH: {len(bad)} module outputs differ from the plan, e.g. {bad[0].name}: planned {bad[0].planned}, measured {bad[0].measured}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ConfigError(what, str(path), "", message=f"cannot read the {what} file {path}: {err.strerror}.") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``densviz`` command."""
     parser = _Parser(
@@ -346,6 +456,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-full-layers", metavar="N", help="dense detail: elide blocks longer than this (default 12, at most 24)"
     )
     p.set_defaults(run=_cmd_export)
+    p = sub.add_parser("run", help="build the model and time a real forward pass on this machine's device")
+    _add_config_flags(p)
+    p.add_argument(
+        "--device", default="auto", metavar="auto|cpu|cuda|mps", help="where to run (default: the best there is)"
+    )
+    p.add_argument(
+        "--dtype",
+        default="fp32",
+        metavar="fp32|bf16|fp16",
+        help="fp32, or bf16/fp16 autocast where the device supports it",
+    )
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    p.add_argument("--runs", metavar="N", help="timed passes after warm-up (default 10)")
+    p.add_argument("--warmup", metavar="N", help="untimed passes first (default 2)")
+    p.add_argument("--threads", metavar="N", help="CPU threads (default: all cores)")
+    p.add_argument(
+        "--image",
+        default="china",
+        metavar="china|flower|random|PATH",
+        help="input: one of scikit-learn's photographs, random, or a PNG/JPEG",
+    )
+    p.add_argument("--weights", metavar="PATH", help="a torchvision-format .pth or a .safetensors file")
+    p.add_argument(
+        "--training-memory", action="store_true", help="also measure one training step, naive vs memory-efficient"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_run)
     return parser
 
 
