@@ -321,18 +321,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     state = _state(args)
     cfg, spec = state.config, state.input
-    runs = _optional_int("runs", args.runs, "an integer from 1 to 1,000") or 10
+    runs = _optional_int("runs", args.runs, "an integer from 1 to 1,000")
     warmup = _optional_int("warmup", args.warmup, "an integer from 0 to 100")
-    threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024") or torch.get_num_threads()
+    threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024")
     if args.dtype not in ("fp32", "bf16", "fp16"):
         raise ConfigError("dtype", args.dtype, "fp32, bf16 or fp16")
     options = RunOptions(
         device=args.device,
         precision=args.dtype,
         channels_last=args.channels_last,
-        runs=runs,
+        runs=10 if runs is None else runs,
         warmup=2 if warmup is None else warmup,
-        threads=threads,
+        threads=torch.get_num_threads() if threads is None else threads,  # the CLI has the machine to itself
     )
     model, plan = build_for_run(cfg, spec, _budget(args))
 

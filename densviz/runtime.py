@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import statistics
 import threading
 import time
@@ -184,31 +185,35 @@ def load_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int
         raise ImageError("the image file is empty.")
     if len(data) > max_bytes:
         raise ImageError(f"the image file is {format_bytes(len(data))}; at most {format_bytes(max_bytes)} is accepted.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
+    bomb = "the image claims more pixels than it could honestly hold (a decompression bomb); it was not decoded."
+    try:
+        with warnings.catch_warnings():  # the header alone: no pixel is decoded here
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 fmt = probe.format
                 width, height = probe.size
-            if fmt not in ("PNG", "JPEG"):
-                raise ImageError(f"the file is {fmt or 'not an image'}; PNG and JPEG are accepted.")
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"the image is {width}×{height} = {width * height:,} pixels; at most {max_pixels:,} are accepted."
-                )
+    except UnidentifiedImageError:
+        raise ImageError("the file is not a PNG or JPEG image.") from None
+    except Image.DecompressionBombError:
+        raise ImageError(bomb) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"the image file is damaged or truncated ({err}).") from None
+    if fmt not in ("PNG", "JPEG"):
+        raise ImageError(f"the file is {fmt or 'not an image'}; PNG and JPEG are accepted.")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"the image is {width}×{height} = {width * height:,} pixels; at most {max_pixels:,} are accepted."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
             with Image.open(io.BytesIO(data)) as check:
                 check.verify()
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 return np.asarray(img.convert("RGB"))
-        except ImageError:
-            raise
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-            raise ImageError(
-                "the image claims more pixels than it could honestly hold (a decompression bomb); it was not decoded."
-            ) from None
-        except UnidentifiedImageError:
-            raise ImageError("the file is not a PNG or JPEG image.") from None
+            raise ImageError(bomb) from None
         except (OSError, SyntaxError, ValueError) as err:
             raise ImageError(f"the image file is damaged or truncated ({err}).") from None
 
@@ -416,15 +421,26 @@ class RunResult:
 
 
 @lru_cache(maxsize=16)
-def matmul_peak_gflops(device: str, precision: Precision, threads: int, size: int = 1024) -> float:
-    """GFLOP/s of a large square matrix multiply on this device and precision (measured once)."""
+def matmul_peak_gflops(device: str, precision: Precision, threads: int, max_size: int = 2048) -> float:
+    """GFLOP/s of a large square matrix multiply on this device and precision (measured once).
+
+    The matrices grow until one product takes about 20 ms (or reach
+    ``max_size``), so that a slow precision is measured in a second, not minutes.
+    """
     dev = torch.device(device)
     dtype = torch.float32 if precision is Precision.FP32 else _AUTOCAST_DTYPE[precision]
-    a = torch.randn(size, size, device=dev).to(dtype)
-    b = torch.randn(size, size, device=dev).to(dtype)
-    for _ in range(2):
+    size = 256
+    while True:
+        a = torch.randn(size, size, device=dev).to(dtype)
+        b = torch.randn(size, size, device=dev).to(dtype)
+        a @ b  # warm-up
+        _sync(dev)
+        start = time.perf_counter()
         a @ b
-    _sync(dev)
+        _sync(dev)
+        if time.perf_counter() - start >= 0.02 or size >= max_size:
+            break
+        size *= 2
     times = []
     for _ in range(5):
         start = time.perf_counter()
@@ -676,10 +692,13 @@ def _read_state(data: bytes, filename: str) -> Mapping[str, Tensor]:
         # weights_only: tensors and plain containers only, never arbitrary objects
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        raise WeightsError(
-            f"the checkpoint holds something other than tensors, so it was not loaded (nothing in it ran): {first}"
-        ) from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        if found:  # weights_only refused an object reference: nothing was called
+            raise WeightsError(
+                f"the checkpoint holds something other than tensors (a reference to {found.group(1)}), "
+                "so it was not loaded and nothing in it ran."
+            ) from None
+        raise WeightsError("the file is not a readable PyTorch checkpoint.") from None
     except (RuntimeError, EOFError, ValueError, OSError, KeyError) as err:
         raise WeightsError(
             f"the file is not a readable PyTorch checkpoint ({type(err).__name__}: {str(err)[:200]})."
