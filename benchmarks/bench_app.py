@@ -19,7 +19,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Export"]
+VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Forward pass", "Export"]
 DEFAULT_TARGET_S, ANY_TARGET_S = 0.3, 1.0
 
 

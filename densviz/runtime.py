@@ -64,7 +64,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_IMAGE_BYTES = 20 << 20  # 20 MiB
 MAX_IMAGE_PIXELS = 40_000_000  # 40 Mpx: a large photograph; a bomb claims far more
-MAX_WEIGHTS_BYTES = 512 << 20  # DenseNet-264 in float32 is 127 MiB
+MAX_WEIGHTS_BYTES = 256 << 20  # DenseNet-264 in float32 is 127 MiB
 
 
 class Precision(StrEnum):
@@ -103,7 +103,8 @@ def available_devices() -> list[DeviceInfo]:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         found.append(DeviceInfo("mps", "Apple MPS"))
-    found.append(DeviceInfo("cpu", f"CPU, {torch.get_num_threads()} threads"))
+    threads = torch.get_num_threads()
+    found.append(DeviceInfo("cpu", f"CPU, {threads} thread{'s' if threads != 1 else ''}"))
     return found
 
 

@@ -14,7 +14,7 @@ from densviz.plan import make_plan
 from densviz.units import format_bytes, format_count, format_macs
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Export"]
+VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Forward pass", "Export"]
 
 
 def start(query: dict[str, str] | None = None) -> AppTest:
@@ -175,3 +175,18 @@ def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) 
     assert "a config JSON is at most" in str(session["_upload_error"])
     upload("pickle.json", b"\x80\x04\x95")
     assert "not valid JSON" in str(session["_upload_error"])
+
+
+def test_forward_pass_view_runs_the_network() -> None:
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    assert not at.metric[5:]  # nothing has run yet
+    at.button(key="forward_run").click().run()
+    assert not at.exception and not at.error
+    assert any("Verified on cpu: all 14 module outputs have the planned shape." in s.value for s in at.success)
+    labels = [m.label for m in at.metric]
+    assert {"Median latency", "Throughput", "Compute", "Of the device's peak", "Peak memory"} <= set(labels)
+    at.selectbox(key="forward_layer").set_value("features.transition1").run()
+    assert not at.exception
+    at.radio(key="forward_source").set_value("upload").run()
+    at.button(key="forward_run").click().run()
+    assert any(e.value == "Choose a PNG or JPEG file to upload first." for e in at.error)

@@ -314,6 +314,12 @@ def _file_maker(
     return make
 
 
+def _forward_view(net: Network) -> None:
+    from densviz.ui.forward import forward_view  # imports torch: only when this view is shown
+
+    forward_view(net)
+
+
 VIEWS: dict[str, Callable[[Network], None]] = {
     "Growth": growth_view,
     "Graph": graph_view,
@@ -321,6 +327,7 @@ VIEWS: dict[str, Callable[[Network], None]] = {
     "Volume": volume_view,
     "Layers": layers_view,
     "Memory": memory_view,
+    "Forward pass": _forward_view,
     "Export": export_view,
 }
 """The views in the order of the selector; the first is the default."""

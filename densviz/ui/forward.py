@@ -1,0 +1,306 @@
+"""The forward-pass view: run the network on this machine's device, see its speed and its maps.
+
+The model is built per session when the user presses "Run" (their uploaded
+weights go into their own copy; nothing shared is changed) and kept in the
+session for the feature-map explorer and the weights download.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+import torch
+
+from densviz.config import ConfigError, InputSpec
+from densviz.plan import ArchitecturePlan, LayerKind
+from densviz.runtime import (
+    MAX_IMAGE_BYTES,
+    MAX_WEIGHTS_BYTES,
+    ImageError,
+    Precision,
+    RunOptions,
+    RunResult,
+    WeightsError,
+    available_devices,
+    build_for_run,
+    capture_feature_maps,
+    feature_grid,
+    load_image,
+    load_weights,
+    preprocess,
+    random_input,
+    run_forward,
+    sample_images,
+    save_weights,
+    supported_precisions,
+    training_step_peak,
+)
+from densviz.ui.views import Network
+from densviz.units import format_bytes
+
+_SOURCES = ["china", "flower", "upload", "random"]
+_SOURCE_LABELS = {
+    "china": "photo: temple",
+    "flower": "photo: flower",
+    "upload": "upload a PNG/JPEG",
+    "random": "random tensor",
+}
+_MAX_BATCH = 64
+_TRAIN_BATCH = 8
+
+
+def _feature_layers(plan: ArchitecturePlan) -> list[str]:
+    """Modules worth looking at, in forward order: stem, every dense layer, each block's output, transitions."""
+    last_layer = {f"{b.name}.denselayer{b.layers}": b.name for b in plan.blocks}
+    names: list[str] = []
+    for r in plan.layers:
+        if r.kind in (LayerKind.CONV, LayerKind.POOL, LayerKind.DENSE_LAYER, LayerKind.TRANSITION):
+            names.append(r.name)
+        if r.name in last_layer:
+            names.append(last_layer[r.name])  # the block's concatenated output
+    return names
+
+
+def _input(net: Network, spec: InputSpec, source: str) -> torch.Tensor:
+    cfg = net.config
+    if source == "random":
+        return random_input(spec, cfg.in_channels)
+    if source == "upload":
+        upload = st.session_state.get("forward_image")
+        if upload is None:
+            raise ImageError("choose a PNG or JPEG file to upload first.")
+        return preprocess(load_image(upload.getvalue()), spec, cfg.in_channels)
+    return preprocess(sample_images()[source], spec, cfg.in_channels)
+
+
+def _run(net: Network, options: RunOptions, batch: int, source: str) -> None:
+    spec = InputSpec(batch=batch, height=net.input.height, width=net.input.width)
+    with st.status("Running the network…", expanded=True) as status:
+        try:
+            status.write("building the model")
+            model, plan = build_for_run(net.config, spec)
+            weights = st.session_state.get("forward_weights")
+            if weights is not None:
+                status.write(f"loading {weights.name}")
+                load_weights(model, weights.getvalue(), weights.name)
+            status.write("preparing the input")
+            x = _input(net, spec, source)
+            result = run_forward(model, plan, x, options, progress=status.write)
+        except (ConfigError, ImageError, WeightsError) as err:
+            status.update(label="The run did not start", state="error")
+            st.error(str(err)[:1].upper() + str(err)[1:])
+            return
+        except torch.OutOfMemoryError:
+            status.update(label="Out of memory", state="error")
+            st.error(f"{options.device} ran out of memory for batch {batch}; lower the batch or run on the CPU.")
+            return
+        status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
+    st.session_state["forward"] = {
+        "key": (net.config, spec.hw, weights.name if weights else None),
+        "result": result,
+        "model": model,
+        "input": x[:1],
+    }
+
+
+def _results(net: Network, result: RunResult) -> None:
+    cols = st.columns(5)
+    cols[0].metric(
+        "Median latency",
+        f"{result.median_ms:.1f} ms",
+        help=f"p90 {result.p90_ms:.1f} ms over {len(result.latencies_ms)} runs",
+    )
+    cols[1].metric("Throughput", f"{result.images_per_s:.1f} img/s", help=f"batch {result.batch}")
+    cols[2].metric("Compute", f"{result.gflops:.1f} GF/s", help="GFLOP/s: 2 × the plan's MACs × batch / median latency")
+    cols[3].metric(
+        "Of the device's peak",
+        f"{result.fraction_of_peak:.0%}",
+        help=f"a large {result.precision.value} matrix multiply here reaches {result.peak_gflops:.1f} GFLOP/s",
+    )
+    cols[4].metric("Peak memory", format_bytes(result.peak_memory_bytes), help=result.memory_source)
+    settings = (
+        f"{result.precision.value}{', channels-last' if result.channels_last else ''}, {result.threads} thread(s)"
+    )
+    st.caption(f"{result.device_name} ({result.device}) · {settings} · output {tuple(result.output_shape)}")
+    if result.shapes_ok:
+        st.success(
+            f"Verified on {result.device}: all {len(result.shapes)} module outputs have the planned shape.",
+            icon=":material/verified:",
+        )
+    else:
+        bad = [s for s in result.shapes if not s.ok]
+        st.error(
+            f"{len(bad)} module outputs differ from the plan, e.g. {bad[0].name}: planned {bad[0].planned}, measured {bad[0].measured}."
+        )
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("**Top-5 of the first image**")
+        st.dataframe(
+            [{"class": c, "probability": f"{p:.2%}"} for c, p in result.top5], hide_index=True, width="stretch"
+        )
+        st.caption("Random weights give near-uniform scores; load a checkpoint for real predictions.")
+    with right, st.expander("Measured shapes, module by module"):
+        st.dataframe(
+            [
+                {
+                    "module": s.name,
+                    "planned": "×".join(map(str, s.planned)),
+                    "measured": "×".join(map(str, s.measured or ())),
+                    "ok": s.ok,
+                }
+                for s in result.shapes
+            ],
+            hide_index=True,
+            width="stretch",
+            height=300,
+        )
+
+
+def _feature_maps(net: Network, state: dict[str, Any]) -> None:
+    st.markdown("**Feature maps** of the first image")
+    layers = _feature_layers(net.plan)
+    default = next((n for n in layers if n.endswith("denselayer2")), layers[0])
+    if st.session_state.get("forward_layer") not in layers:
+        st.session_state["forward_layer"] = default
+    name = st.selectbox("Layer", layers, key="forward_layer")
+    maps = capture_feature_maps(state["model"], state["input"], [name])[name]
+    if maps.inherited is not None:
+        cols = st.columns(2)
+        cols[0].image(
+            feature_grid(maps.inherited),
+            caption=f"reused: the {maps.inherited.shape[0]} maps it reads (block input and every earlier layer; first 64)",
+            clamp=True,
+            width="stretch",
+        )
+        cols[1].image(
+            feature_grid(maps.output),
+            caption=f"new: its k = {maps.output.shape[0]} maps, appended to the concatenation",
+            clamp=True,
+            width="stretch",
+        )
+    else:
+        c, h, w = maps.output.shape
+        st.image(
+            feature_grid(maps.output),
+            caption=f"{name}: {c} maps of {h}×{w} (first 64), each scaled to its own range",
+            clamp=True,
+            width="content" if h * w < 64 * 64 else "stretch",
+        )
+
+
+def _training(net: Network) -> None:
+    st.markdown("**One training step: naive vs memory-efficient**")
+    spec = InputSpec(batch=_TRAIN_BATCH, height=net.input.height, width=net.input.width)
+    if st.button(
+        f"Measure at batch {_TRAIN_BATCH}",
+        key="forward_train",
+        help="runs a forward and backward step twice, each in a fresh process (takes a few seconds)",
+    ):
+        with st.spinner("Measuring two training steps…"):
+            try:
+                from densviz.memory import check_budget
+                from densviz.plan import make_plan
+
+                plan = make_plan(net.config, spec)
+                check_budget(plan)
+                st.session_state["forward_training"] = (
+                    net.config,
+                    spec.hw,
+                    training_step_peak(net.config, spec),
+                    plan.memory,
+                )
+            except ConfigError as err:
+                st.error(str(err))
+    saved = st.session_state.get("forward_training")
+    if saved and saved[:2] == (net.config, spec.hw):
+        _, _, measured, estimate = saved
+        st.dataframe(
+            [
+                {
+                    "implementation": "naive",
+                    "measured": format_bytes(measured["naive"]),
+                    "estimated": format_bytes(estimate.training_naive_bytes),
+                },
+                {
+                    "implementation": "memory-efficient",
+                    "measured": format_bytes(measured["efficient"]),
+                    "estimated": format_bytes(estimate.training_efficient_bytes),
+                },
+            ],
+            hide_index=True,
+        )
+        st.caption(
+            f"Measured: peak above the process's level before the step; memory-efficient uses {measured['efficient'] / max(measured['naive'], 1):.0%} of naive."
+        )
+
+
+def forward_view(net: Network) -> None:
+    """Run the current network for real, with its timings, shapes and feature maps."""
+    devices = available_devices()
+    cols = st.columns([1.6, 1, 1, 0.8, 0.8])
+    device = cols[0].selectbox(
+        "Device",
+        [d.device for d in devices],
+        key="forward_device",
+        format_func=lambda d: next(x.name for x in devices if x.device == d) + f" ({d})",
+    )
+    precisions = [p.value for p in supported_precisions(torch.device(device))]
+    if st.session_state.get("forward_precision") not in precisions:
+        st.session_state["forward_precision"] = Precision.FP32.value
+    precision = cols[1].selectbox(
+        "Precision",
+        precisions,
+        key="forward_precision",
+        help="fp32, or bf16/fp16 autocast where the device supports it",
+    )
+    channels_last = cols[2].toggle(
+        "Channels-last", key="forward_cl", help="NHWC memory format: faster convolutions on many CPUs and GPUs"
+    )
+    batch = int(cols[3].number_input("Batch", 1, _MAX_BATCH, value=1, key="forward_batch"))
+    runs = int(cols[4].number_input("Runs", 1, 50, value=5, key="forward_runs"))
+    cols = st.columns([1.6, 2])
+    source = cols[0].radio(
+        "Input", _SOURCES, key="forward_source", format_func=lambda s: _SOURCE_LABELS[s], horizontal=True
+    )
+    if source == "upload":
+        cols[1].file_uploader(
+            "Image (PNG or JPEG)",
+            type=["png", "jpg", "jpeg"],
+            key="forward_image",
+            max_upload_size=MAX_IMAGE_BYTES >> 20,
+        )
+    cols[1].file_uploader(
+        "Weights (.safetensors or torchvision .pth), optional",
+        type=["safetensors", "pth", "pt"],
+        key="forward_weights",
+        max_upload_size=MAX_WEIGHTS_BYTES >> 20,
+    )
+    if st.button("Run", type="primary", icon=":material/play_arrow:", key="forward_run"):
+        options = RunOptions(
+            device=device,
+            precision=Precision(precision),
+            channels_last=bool(channels_last),
+            runs=runs,
+            warmup=1,
+            threads=1,
+        )
+        _run(net, options, batch, source)
+    state = st.session_state.get("forward")
+    weights = st.session_state.get("forward_weights")
+    if state and state["key"] == (net.config, net.input.hw, weights.name if weights else None):
+        _results(net, state["result"])
+        _feature_maps(net, state)
+        st.download_button(
+            "Download these weights (.safetensors)",
+            data=lambda: save_weights(state["model"]),
+            file_name="densenet.safetensors",
+            mime="application/octet-stream",
+            on_click="ignore",
+        )
+    else:
+        st.caption(
+            "Press Run to build this network and time it on the chosen device (one thread per request on a shared server)."
+        )
+    st.divider()
+    _training(net)
