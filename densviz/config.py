@@ -475,15 +475,17 @@ _EXTRA_KEYS = ("preset", "input_size")
 
 
 def _parse_int(name: str, text: str, allowed: str) -> int:
-    if not _INT_RE.match(text.strip()):
+    digits = text.strip()
+    if not _INT_RE.fullmatch(digits):
         raise ConfigError(name, text, allowed)
-    return int(text)
+    return int(digits)
 
 
 def _parse_float(name: str, text: str, allowed: str) -> float:
-    if not _FLOAT_RE.match(text.strip()):
+    number = text.strip()
+    if not _FLOAT_RE.fullmatch(number):
         raise ConfigError(name, text, allowed)
-    value = float(text)
+    value = float(number)
     if not math.isfinite(value):
         raise ConfigError(name, text, allowed)
     return value
@@ -493,7 +495,7 @@ def _parse_field(name: str, text: str) -> Any:
     """Turn one string setting into the typed value the dataclass takes."""
     if name == "block_config":
         parts = [p.strip() for p in text.replace(" ", ",").strip(",").split(",")] if text.strip() else []
-        if not parts or len(parts) > LIMITS["num_blocks"].high or not all(_INT_RE.match(p) for p in parts):
+        if not parts or len(parts) > LIMITS["num_blocks"].high or not all(_INT_RE.fullmatch(p) for p in parts):
             raise ConfigError(name, text, _BLOCK_CONFIG_ALLOWED)
         return tuple(int(p) for p in parts)
     if name in ("compression", "drop_rate"):
@@ -517,7 +519,7 @@ def _parse_field(name: str, text: str) -> Any:
 
 
 def _parse_input_size(text: str) -> tuple[int, int]:
-    match = _SIZE_RE.match(text.strip())
+    match = _SIZE_RE.fullmatch(text.strip())
     if not match:
         raise ConfigError("input_size", text, "a size such as 224 or 224x160 (height x width)")
     height = int(match.group(1))

@@ -236,3 +236,12 @@ def test_presets_are_valid_and_cover_the_paper() -> None:
     assert set(PRESETS) == expected
     for preset in PRESETS.values():
         check_input(preset.config, preset.input)
+
+
+def test_unicode_whitespace_around_numbers() -> None:
+    # Found by hypothesis: str.strip() drops "\x1f" but int() refused it, raising a bare ValueError.
+    assert parse_state(
+        {"growth_rate": "12\x1f", "compression": " 0.5\x1c", "block_config": "3,\x1f3"}
+    ).config.block_config == (3, 3)
+    with pytest.raises(ConfigError, match="got 0"):
+        parse_state({"growth_rate": "0\x1f"})
