@@ -13,27 +13,16 @@ torchinfo's summary, so that a slider move never waits for PyTorch.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torchinfo
+from timing import median_seconds  # benchmarks/timing.py
 
 from densviz import PRESETS, InputSpec, build_model, make_plan
 from densviz.verify import verify
 
 TARGET = 100.0
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: imports, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -12,9 +12,8 @@ at most 1 s, DenseNet-264 included. Times are medians of a few runs.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
+
+from timing import median_seconds  # benchmarks/timing.py
 
 from densviz import PRESETS, make_plan
 from densviz.charts import CHARTS
@@ -23,15 +22,6 @@ from densviz.graph import Detail, build_graph
 from densviz.render import render, to_dot
 
 TARGET_S = 1.0
-
-
-def median_s(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -46,9 +36,9 @@ def main() -> None:
         for detail in Detail:
             graph = build_graph(plan, detail)
             dot = to_dot(graph)
-            t_graph = median_s(lambda plan=plan, detail=detail: build_graph(plan, detail), args.repeats)
-            t_dot = median_s(lambda graph=graph: to_dot(graph), args.repeats)
-            t_svg = median_s(lambda dot=dot: render(dot, "svg"), args.repeats)
+            t_graph = median_seconds(lambda plan=plan, detail=detail: build_graph(plan, detail), args.repeats)
+            t_dot = median_seconds(lambda graph=graph: to_dot(graph), args.repeats)
+            t_svg = median_seconds(lambda dot=dot: render(dot, "svg"), args.repeats)
             total = t_graph + t_dot + t_svg
             if detail is Detail.DENSE:
                 worst_default = max(worst_default, total)
@@ -67,8 +57,8 @@ def main() -> None:
         plan = make_plan(preset.config, preset.input)
         for kind, make in CHARTS.items():
             fig = make(plan)
-            t_fig = median_s(lambda make=make, plan=plan: make(plan), args.repeats)
-            t_html = median_s(lambda fig=fig: chart_html(fig), args.repeats)
+            t_fig = median_seconds(lambda make=make, plan=plan: make(plan), args.repeats)
+            t_html = median_seconds(lambda fig=fig: chart_html(fig), args.repeats)
             print(f"{name:<20} {kind.value:<14} {t_fig * 1e3:>6.0f}ms {t_html * 1e3:>6.0f}ms")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -654,8 +654,3 @@ def make_chart(plan: ArchitecturePlan, kind: ChartKind | str) -> go.Figure:
     except ValueError:
         raise ConfigError("chart", kind, "one of " + ", ".join(c.value for c in ChartKind)) from None
     return CHARTS[kind](plan)
-
-
-def chart_kinds() -> Sequence[ChartKind]:
-    """Every chart, in the order the app and the exports show them."""
-    return list(ChartKind)

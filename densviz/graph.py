@@ -516,11 +516,6 @@ def build_graph(
     return _focus(graph, block, plan) if block is not None else graph
 
 
-def edge_count(graph: ConcatGraph) -> int:
-    """Edges in the graph (what decides how long Graphviz takes)."""
-    return len(graph.edges)
-
-
 def members(graph: ConcatGraph) -> Iterable[str]:
     """Every plan row the graph's nodes stand for."""
     for node in graph.nodes:
