@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: setup run test test-fast test-slow lint typecheck format bench clean
+.PHONY: setup run test test-fast test-slow lint typecheck docker-lint format bench clean
 
 setup:
 	@./scripts/setup.sh
@@ -13,7 +13,7 @@ run: setup
 	OMP_NUM_THREADS=1 $(BIN)/streamlit run app.py --server.port 8501
 
 # Lint, types, then every test but the slow ones (minutes at most).
-test: setup lint typecheck test-fast
+test: setup lint typecheck docker-lint test-fast
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow" -q
@@ -28,6 +28,10 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+# No Docker engine runs here: the Dockerfile is linted, not built.
+docker-lint: setup
+	$(BIN)/hadolint Dockerfile
 
 format: setup
 	$(BIN)/ruff format .

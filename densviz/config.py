@@ -605,7 +605,8 @@ def parse_state(params: Mapping[str, Any], *, lenient: bool = False) -> ParsedSt
     input_changes: dict[str, Any] = {}
     if "input_size" in values:
         try:
-            input_changes["height"], input_changes["width"] = _parse_input_size(values.pop("input_size"))
+            height, width = _parse_input_size(values.pop("input_size"))
+            input_changes["height"], input_changes["width"] = _check_int("height", height), _check_int("width", width)
         except ConfigError as err:
             fail(err)
     for key, text in values.items():

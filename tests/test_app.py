@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from densviz.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
@@ -190,3 +191,58 @@ def test_forward_pass_view_runs_the_network() -> None:
     at.radio(key="forward_source").set_value("upload").run()
     at.button(key="forward_run").click().run()
     assert any(e.value == "Choose a PNG or JPEG file to upload first." for e in at.error)
+
+
+def test_fault_no_dot_binary(monkeypatch: pytest.MonkeyPatch) -> None:
+    import densviz.render as render
+
+    monkeypatch.setattr(render.shutil, "which", lambda _name: None)
+    at = start({"preset": "tiny", "growth_rate": "7", "view": "Graph"})  # a config no cache has drawn
+    assert not at.exception
+    assert "apt-get install graphviz" in " ".join(c.value for c in at.caption)
+    assert at.get("graphviz_chart"), "the graph is laid out in the browser instead"
+    assert at.code[0].value.startswith("digraph densenet {")  # and its DOT is still there
+
+
+def test_fault_out_of_memory_during_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import densviz.ui.forward as forward
+
+    def oom(*_args: object, **_kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(forward, "run_forward", oom)
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    at.button(key="forward_run").click().run()
+    assert not at.exception
+    assert any("ran out of memory for batch 1; lower the batch or run on the CPU" in e.value for e in at.error)
+    at.slider(key="growth_rate").set_value(9).run()  # the page goes on
+    assert not at.exception and headline(at)["Parameters"]
+
+
+def test_fault_a_device_that_disappears(monkeypatch: pytest.MonkeyPatch) -> None:
+    import densviz.ui.forward as forward
+    from densviz.runtime import DeviceInfo
+
+    # The page offered a GPU; by the time Run is pressed, the machine has none.
+    monkeypatch.setattr(
+        forward, "available_devices", lambda: [DeviceInfo("cuda:0", "Vanished GPU", 1 << 30), DeviceInfo("cpu", "CPU")]
+    )
+    monkeypatch.setattr(forward, "supported_precisions", lambda _device: [forward.Precision.FP32])
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    assert at.selectbox(key="forward_device").value == "cuda:0"
+    at.button(key="forward_run").click().run()
+    assert not at.exception
+    assert any("Device must be auto or one of this machine's devices: cpu" in e.value for e in at.error)
+
+
+def test_fault_caches_evicted_mid_session() -> None:
+    import streamlit as st
+
+    at = start({"preset": "densenet_bc100_k12", "view": "Graph"})
+    before = headline(at)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at.run()
+    assert not at.exception
+    assert headline(at) == before
+    assert at.session_state["growth_rate"] == 12 and at.query_params["preset"] == "densenet_bc100_k12"

@@ -245,3 +245,9 @@ def test_unicode_whitespace_around_numbers() -> None:
     ).config.block_config == (3, 3)
     with pytest.raises(ConfigError, match="got 0"):
         parse_state({"growth_rate": "0\x1f"})
+
+
+def test_lenient_links_never_raise_on_input_size() -> None:
+    # Found by benchmarks/fuzz_report.py: an out-of-range input_size escaped lenient parsing.
+    state = parse_state({"input_size": "19889"}, lenient=True)
+    assert state.input.height == 224 and any("height must be an integer from 1 to 4,096" in w for w in state.warnings)

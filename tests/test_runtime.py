@@ -246,3 +246,14 @@ def test_training_step_memory_efficient_beats_naive() -> None:
     cfg = PRESETS["densenet_bc100_k12"].config
     peaks = rt.training_step_peak(cfg, InputSpec.square(32, batch=64))
     assert 0 < peaks["efficient"] < peaks["naive"]
+
+
+def test_every_truncation_of_a_checkpoint_is_refused_in_words() -> None:
+    # Found by benchmarks/fuzz_report.py: damaged pickles raised IndexError and struct.error.
+    buf = io.BytesIO()
+    torch.save(build_model(TINY).state_dict(), buf)
+    data = buf.getvalue()
+    model = build_model(TINY)
+    for n in range(0, len(data), max(1, len(data) // 97)):
+        with pytest.raises(rt.WeightsError):
+            rt.load_weights(model, data[:n], "cut.pth")

@@ -1,0 +1,30 @@
+"""The fuzz report's entry points, at a small size in CI: no case may end in a stray exception."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_report.py"
+
+
+@pytest.mark.slow
+def test_every_entry_point_survives_hostile_input(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("fuzz_report", SCRIPT)
+    assert spec and spec.loader
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    fuzz.run(60)
+    failures = {entry: {k: v for k, v in c.items() if k.startswith("FAILED")} for entry, c in fuzz.counts.items()}
+    assert set(fuzz.counts) == {
+        "query string (strict)",
+        "query string (lenient, as the page reads links)",
+        "CLI flags (densviz summary)",
+        "config JSON (file / upload)",
+        "image upload",
+        "weights upload",
+    }
+    assert all(not f for f in failures.values()), failures
+    assert all(sum(c.values()) >= 60 for c in fuzz.counts.values())
