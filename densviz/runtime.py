@@ -309,6 +309,9 @@ class RunOptions:
         runs: Timed repetitions (after warm-up).
         warmup: Untimed repetitions first.
         threads: CPU threads; ``None`` leaves torch's setting.
+        max_seconds: Refuse, before running, a run estimated to take longer
+            (from the plan's MACs and a quarter of the device's matmul peak);
+            ``None`` for no limit.
     """
 
     device: str = "auto"
@@ -317,6 +320,7 @@ class RunOptions:
     runs: int = 10
     warmup: int = 2
     threads: int | None = None
+    max_seconds: float | None = 120.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision(self.precision))
@@ -483,6 +487,22 @@ def run_forward(
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     threads = torch.get_num_threads()
+    if options.max_seconds is not None:
+        peak_now = matmul_peak_gflops(str(device), options.precision, threads)
+        passes = options.runs + options.warmup + 1
+        work = 2 * plan.totals.macs * x.shape[0] * passes / 1e9  # GFLOP
+        estimate = work / (0.25 * peak_now)  # DenseNets reach a quarter to three quarters of the peak
+        if estimate > options.max_seconds:
+            raise ConfigError(
+                "runs",
+                options.runs,
+                "",
+                message=(
+                    f"this run would take about {estimate:.0f} s ({passes} passes of {work / passes:.1f} GFLOP at ≈ "
+                    f"{0.25 * peak_now:.0f} GFLOP/s on {device}), over the {options.max_seconds:.0f} s limit; "
+                    "lower the runs, the batch or the input size."
+                ),
+            )
     say(f"moving the model to {device}")
     model = model.to(device).eval()
     x = x.to(device)

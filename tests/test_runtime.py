@@ -257,3 +257,16 @@ def test_every_truncation_of_a_checkpoint_is_refused_in_words() -> None:
     for n in range(0, len(data), max(1, len(data) // 97)):
         with pytest.raises(rt.WeightsError):
             rt.load_weights(model, data[:n], "cut.pth")
+
+
+def test_a_run_over_its_time_budget_is_refused_up_front() -> None:
+    spec = InputSpec.square(224, batch=64)
+    plan = make_plan(PRESETS["densenet121"].config, spec)
+    model = build_model(PRESETS["densenet121"].config, device="meta")  # never runs: refused first
+    with pytest.raises(ConfigError, match=r"this run would take about \d+ s .* over the 5 s limit; lower the runs"):
+        rt.run_forward(
+            model,
+            plan,
+            torch.empty(64, 3, 224, 224, device="meta"),
+            rt.RunOptions(device="cpu", runs=50, max_seconds=5),
+        )
