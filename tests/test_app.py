@@ -246,3 +246,26 @@ def test_fault_caches_evicted_mid_session() -> None:
     assert not at.exception
     assert headline(at) == before
     assert at.session_state["growth_rate"] == 12 and at.query_params["preset"] == "densenet_bc100_k12"
+
+
+def test_fault_a_run_cancelled_midway(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    import densviz.ui.forward as forward
+
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    at.button(key="forward_run").click().run()
+    first = [m.value for m in at.metric][5:]
+    assert first  # a finished run is on screen
+
+    def cancelled(*_args: object, progress: object = None, **_kwargs: object) -> None:
+        raise StopException()  # what Streamlit raises in the script when the user stops it
+
+    monkeypatch.setattr(forward, "run_forward", cancelled)
+    at.button(key="forward_run").click().run()
+    assert not at.exception
+    monkeypatch.undo()
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric][5:] == first  # the last finished run is still shown
+    assert at.session_state["preset"] == "tiny" and at.query_params["view"] == "Forward pass"  # nothing lost
