@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ def test_every_entry_point_survives_hostile_input(capsys: pytest.CaptureFixture[
     spec = importlib.util.spec_from_file_location("fuzz_report", SCRIPT)
     assert spec and spec.loader
     fuzz = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = fuzz  # dataclasses look their module up there
     spec.loader.exec_module(fuzz)
     fuzz.run(60)
     failures = {entry: {k: v for k, v in c.items() if k.startswith("FAILED")} for entry, c in fuzz.counts.items()}

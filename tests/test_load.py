@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ def test_concurrent_sessions_see_only_their_own_results() -> None:
     spec = importlib.util.spec_from_file_location("load_test", SCRIPT)
     assert spec and spec.loader
     load = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = load  # dataclasses look their module up there
     spec.loader.exec_module(load)
     report, memory = load.run(sessions=4, limit_s=600)
     assert report.errors == []
