@@ -21,31 +21,17 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve  # benchmarks/streamlit_server.py
+
 from densviz import PRESETS, InputSpec, make_plan
 from densviz.units import format_bytes, format_count
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass
@@ -57,12 +43,6 @@ class Report:
     reruns: int = 0
     latencies_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_bytes(pid: int) -> int:
@@ -111,9 +91,10 @@ async def session(browser: object, url: str, index: int, report: Report, downloa
         )
         report.latencies_s.append(time.perf_counter() - start)
         report.reruns += 1
-        # The check against PyTorch ends with one full rerun (to stop its polling); a
-        # deferred download pending at that moment is cancelled, so export after it.
+        # The check against PyTorch ends its polling with one full rerun, which drops
+        # deferred downloads not yet fetched: export once that rerun is over.
         await page.get_by_text("verified against the PyTorch model").wait_for(timeout=180_000)
+        await page.wait_for_timeout(3000)
         await page.get_by_role("radio", name="Export", exact=True).click()
         report.reruns += 1
         async with page.expect_download(timeout=120_000) as info:
@@ -141,9 +122,8 @@ async def drive(url: str, sessions: int, limit_s: float, downloads: Path) -> Rep
     from playwright.async_api import async_playwright
 
     report = Report()
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             await asyncio.wait_for(
                 asyncio.gather(*(session(browser, url, i, report, downloads) for i in range(sessions))), timeout=limit_s
@@ -156,63 +136,31 @@ async def drive(url: str, sessions: int, limit_s: float, downloads: Path) -> Rep
 
 def run(sessions: int = 16, limit_s: float = 600.0) -> tuple[Report, dict[str, int]]:
     """Start the server, drive the sessions, stop the server; return the report and memory figures."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-    ]
-    cmd += ["--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
+    import tempfile
+
     memory = {"before": 0, "peak": 0, "after": 0}
     stop = threading.Event()
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start")
-            time.sleep(0.3)
+    log = Path(os.environ["DENSVIZ_LOAD_LOG"]) if os.environ.get("DENSVIZ_LOAD_LOG") else None
+    with serve(log) as (url, pid), tempfile.TemporaryDirectory() as tmp:
         # One session first, so that "before" includes torch, plotly and kaleido loaded.
-        import tempfile
+        asyncio.run(drive(url, 1, limit_s, Path(tmp)))
+        time.sleep(2)
+        memory["before"] = rss_bytes(pid)
 
-        with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(drive(url, 1, limit_s, Path(tmp)))
-            time.sleep(2)
-            memory["before"] = rss_bytes(proc.pid)
+        def sample() -> None:
+            while not stop.is_set():
+                memory["peak"] = max(memory["peak"], rss_bytes(pid))
+                stop.wait(0.2)
 
-            def sample() -> None:
-                while not stop.is_set():
-                    memory["peak"] = max(memory["peak"], rss_bytes(proc.pid))
-                    stop.wait(0.2)
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
             report = asyncio.run(drive(url, sessions, limit_s, Path(tmp)))
+        finally:
             stop.set()
             sampler.join()
         time.sleep(5)  # sessions closed: their state is dropped
-        memory["after"] = rss_bytes(proc.pid)
-    finally:
-        stop.set()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        memory["after"] = rss_bytes(pid)
     return report, memory
 
 

@@ -167,7 +167,7 @@ def _sidebar() -> None:
 
 
 def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
-    """✓ once the background check against PyTorch agrees; polls while it runs."""
+    """A mark once the background check against PyTorch agrees; polls while it runs."""
     owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
 
     def show() -> None:
@@ -188,7 +188,9 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
         else:
             st.error("The plan disagrees with the PyTorch model: " + "; ".join(outcome.mismatches))
         if st.session_state.pop("_verify_polling", False):
-            st.rerun()  # one full run to stop the polling
+            # One full rerun ends the polling. Every run, fragment runs included, drops
+            # the files of deferred downloads not yet fetched, so polling must not go on.
+            st.rerun()
 
     if cached.verify_service().request(cfg, spec, owner).done():
         show()
