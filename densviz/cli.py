@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -66,17 +66,24 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _state(args: argparse.Namespace) -> ParsedState:
+def _state(args: argparse.Namespace, side: str = "") -> ParsedState:
+    """The settings given by the flags (``side`` is ``a_`` or ``b_`` for compare)."""
     params: dict[str, str] = {}
-    if args.preset is not None:
-        params["preset"] = args.preset
+    preset = getattr(args, f"{side}preset" if side else "preset")
+    if preset is not None:
+        params["preset"] = preset
     for flag, key, _help in _CONFIG_FLAGS:
-        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        value = getattr(args, side + flag.removeprefix("--").replace("-", "_"))
         if value is not None:
             params[key] = value
-    if args.memory_efficient:
+    if getattr(args, side + "memory_efficient"):
         params["memory_efficient"] = "true"
-    return parse_state(params)
+    try:
+        return parse_state(params)
+    except ConfigError as err:
+        if not side:
+            raise
+        raise ConfigError(err.field, err.value, err.allowed, message=f"design {side[0].upper()}: {err}") from None
 
 
 def _budget(args: argparse.Namespace) -> int:
@@ -411,6 +418,61 @@ def _read_file(path: Path, what: str) -> bytes:
         raise ConfigError(what, str(path), "", message=f"cannot read the {what} file {path}: {err.strerror}.") from None
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from densviz.compare import compare
+
+    budget = _budget(args)
+    plans = []
+    for prefix in ("a_", "b_"):
+        state = _state(args, prefix)
+        plan = make_plan(state.config, state.input)
+        check_budget(plan, budget)
+        plans.append(plan)
+    result = compare(plans[0], plans[1])
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    fmt: dict[str, Callable[[int], str]] = {
+        "params": format_count,
+        "macs": format_macs,
+        "depth": str,
+        "final_channels": str,
+        "param_bytes": format_bytes,
+        "activation_bytes": format_bytes,
+        "training_naive_bytes": format_bytes,
+        "training_efficient_bytes": format_bytes,
+    }
+    names = [args.a_preset or "A (custom)", args.b_preset or "B (custom)"]
+    rows = []
+    for m in result.metrics:
+        show = fmt[m.name]
+        sign = "+" if m.diff > 0 else "−" if m.diff < 0 else "±"
+        rows.append(
+            (
+                m.name,
+                show(m.a),
+                show(m.b),
+                f"{sign}{show(abs(m.diff))}",
+                f"{m.ratio:.2f}×" if m.ratio is not None else "-",
+            )
+        )
+    print(_table(("", names[0], names[1], "B − A", "B / A"), rows, (False, True, True, True, True)))
+    print()
+    block_rows = []
+    for d in result.blocks:
+
+        def describe(s: Any) -> str:
+            return (
+                f"{s.layers} layers, {s.in_channels} → {s.out_channels} ch, {s.hw[0]}×{s.hw[1]}, {format_count(s.params)}"
+                if s
+                else "-"
+            )
+
+        block_rows.append((f"block {d.index}", describe(d.a), describe(d.b)))
+    print(_table(("", names[0], names[1]), block_rows, (False, False, False)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``densviz`` command."""
     parser = _Parser(
@@ -456,6 +518,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-full-layers", metavar="N", help="dense detail: elide blocks longer than this (default 12, at most 24)"
     )
     p.set_defaults(run=_cmd_export)
+    p = sub.add_parser("compare", help="two designs side by side: numbers, differences, ratios and blocks")
+    for side in ("a", "b"):
+        p.add_argument(
+            f"--{side}", dest=f"{side}_preset", metavar="PRESET", help=f"design {side.upper()} starts from this preset"
+        )
+        for flag, _key, help_text in _CONFIG_FLAGS:
+            p.add_argument(
+                f"--{side}-{flag.removeprefix('--')}",
+                dest=f"{side}_{flag.removeprefix('--').replace('-', '_')}",
+                metavar="V",
+                help=f"design {side.upper()}: {help_text}",
+            )
+        p.add_argument(
+            f"--{side}-memory-efficient",
+            dest=f"{side}_memory_efficient",
+            action="store_true",
+            help=f"design {side.upper()}: memory-efficient",
+        )
+    p.add_argument(
+        "--budget",
+        default=format_bytes(DEFAULT_BUDGET_BYTES).replace(" ", ""),
+        metavar="SIZE",
+        help="memory budget for each design",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_compare)
     p = sub.add_parser("run", help="build the model and time a real forward pass on this machine's device")
     _add_config_flags(p)
     p.add_argument(
