@@ -328,11 +328,7 @@ def _stages(plan: ArchitecturePlan) -> list[tuple[str, str, list[LayerPlan]]]:
         (
             "stem",
             STEM_COLOR,
-            [
-                r
-                for r in plan.layers
-                if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"
-            ],
+            list(plan.stem),
         )
     ]
     for s in plan.blocks:
@@ -502,9 +498,7 @@ def volume_3d_figure(plan: ArchitecturePlan, *, log_scale: bool = True) -> go.Fi
     """
     cfg, spec = plan.config, plan.input
     stages: list[tuple[str, str, int, tuple[int, int]]] = [("input", "#9CA3AF", cfg.in_channels, spec.hw)]
-    stem_last = [
-        r for r in plan.layers if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"
-    ][-1]
+    stem_last = plan.stem[-1]
     stages.append(("stem", STEM_COLOR, stem_last.out_channels, stem_last.out_hw))
     for s in plan.blocks:
         stages.append((f"block {s.index}", block_color(s.index), s.out_channels, s.hw))

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from densviz.config import PRESETS, ConfigError, ParsedState, Stem, parse_state
-from densviz.memory import DEFAULT_BUDGET_BYTES, check_budget
-from densviz.plan import ArchitecturePlan, make_plan
+from densviz.memory import DEFAULT_BUDGET_BYTES
+from densviz.plan import ArchitecturePlan, checked_plan, make_plan
 from densviz.units import format_bytes, format_count, format_macs, parse_bytes
 
 __all__ = ["main"]
@@ -95,8 +95,7 @@ def _budget(args: argparse.Namespace) -> int:
 
 def _guarded_plan(args: argparse.Namespace) -> ArchitecturePlan:
     state = _state(args)
-    plan = make_plan(state.config, state.input)
-    check_budget(plan, _budget(args))
+    plan = checked_plan(state.config, state.input, _budget(args))
     return plan
 
 
@@ -425,8 +424,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     plans = []
     for prefix in ("a_", "b_"):
         state = _state(args, prefix)
-        plan = make_plan(state.config, state.input)
-        check_budget(plan, budget)
+        plan = checked_plan(state.config, state.input, budget)
         plans.append(plan)
     result = compare(plans[0], plans[1])
     if args.json:

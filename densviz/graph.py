@@ -378,9 +378,7 @@ def _chain_block(b: _Builder, block: int, rows: list[LayerPlan], block_input: st
 
 def _overview(b: _Builder) -> None:
     plan = b.plan
-    stem_rows = [
-        r for r in plan.layers if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"
-    ]
+    stem_rows = list(plan.stem)
     prev = b.node(_input_node(plan))
     first, last = stem_rows[0], stem_rows[-1]
     words = ", ".join(_STEM_WORDS[_short(r.name)][plan.config.stem] for r in stem_rows)
@@ -496,9 +494,7 @@ def build_graph(
                 "Graphviz about half a minute, of a 64-layer block more than 15 minutes."
             )
             max_full_layers = FULL_LAYER_LIMIT
-        stem_rows = [
-            r for r in plan.layers if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"
-        ]
+        stem_rows = list(plan.stem)
         prev = b.stem(stem_rows)
         for s in plan.blocks:
             rows = [r for r in plan.layers if r.kind is LayerKind.DENSE_LAYER and r.block == s.index]

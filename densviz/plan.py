@@ -24,9 +24,9 @@ from densviz.config import (
     conv_output_size,
     transition_channels,
 )
-from densviz.memory import MemoryEstimate, estimate_memory
+from densviz.memory import DEFAULT_BUDGET_BYTES, MemoryEstimate, check_budget, estimate_memory
 
-__all__ = ["ArchitecturePlan", "BlockSummary", "LayerKind", "LayerPlan", "Totals", "make_plan"]
+__all__ = ["ArchitecturePlan", "BlockSummary", "LayerKind", "LayerPlan", "Totals", "checked_plan", "make_plan"]
 
 BYTES_PER_ELEMENT = 4  # float32
 
@@ -203,6 +203,13 @@ class ArchitecturePlan:
     def __getitem__(self, name: str) -> LayerPlan:
         """The row of a module path; ``KeyError`` if there is none."""
         return self._by_name[name]
+
+    @property
+    def stem(self) -> tuple[LayerPlan, ...]:
+        """The rows before the first dense block (``features.conv0`` …)."""
+        return tuple(
+            r for r in self.layers if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``densviz summary --json``."""
@@ -397,3 +404,16 @@ def make_plan(cfg: DenseNetConfig, spec: InputSpec | None = None) -> Architectur
     )
     memory = estimate_memory(cfg, spec, layers, tuple(blocks), totals.param_bytes)
     return ArchitecturePlan(cfg, spec, layers, tuple(blocks), totals, memory)
+
+
+def checked_plan(
+    cfg: DenseNetConfig, spec: InputSpec | None = None, budget_bytes: int = DEFAULT_BUDGET_BYTES
+) -> ArchitecturePlan:
+    """:func:`make_plan`, then the resource guard: what every build and run starts from.
+
+    Raises:
+        ConfigError: for an input too small, or a network over the memory budget.
+    """
+    plan = make_plan(cfg, spec)
+    check_budget(plan, budget_bytes)
+    return plan

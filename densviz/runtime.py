@@ -30,9 +30,9 @@ import torch
 from torch import Tensor, nn
 
 from densviz.config import ConfigError, DenseNetConfig, InputSpec
-from densviz.memory import DEFAULT_BUDGET_BYTES, check_budget
+from densviz.memory import DEFAULT_BUDGET_BYTES
 from densviz.model import DenseNet, build_model, remap_legacy_keys
-from densviz.plan import ArchitecturePlan, LayerKind, make_plan
+from densviz.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.units import format_bytes
 
 __all__ = [
@@ -818,6 +818,5 @@ def build_for_run(
     cfg: DenseNetConfig, spec: InputSpec, budget_bytes: int = DEFAULT_BUDGET_BYTES
 ) -> tuple[DenseNet, ArchitecturePlan]:
     """The model and its plan, after the resource guard (before anything is allocated)."""
-    plan = make_plan(cfg, spec)
-    check_budget(plan, budget_bytes)
+    plan = checked_plan(cfg, spec, budget_bytes)
     return build_model(cfg, budget_bytes=budget_bytes), plan

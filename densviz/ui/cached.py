@@ -21,8 +21,8 @@ from densviz.charts import ChartKind, adjacency_figure, make_chart, volume_3d_fi
 from densviz.config import DenseNetConfig, InputSpec
 from densviz.export import ExportFormat, export
 from densviz.graph import Detail
-from densviz.memory import DEFAULT_BUDGET_BYTES, check_budget
-from densviz.plan import ArchitecturePlan, make_plan
+from densviz.memory import DEFAULT_BUDGET_BYTES
+from densviz.plan import ArchitecturePlan, checked_plan
 from densviz.render import Drawing, GraphFormat, draw
 
 BUDGET_BYTES = DEFAULT_BUDGET_BYTES
@@ -31,9 +31,7 @@ BUDGET_BYTES = DEFAULT_BUDGET_BYTES
 @st.cache_data(max_entries=256, show_spinner=False)
 def plan_for(cfg: DenseNetConfig, spec: InputSpec) -> ArchitecturePlan:
     """The plan, after the resource guard (raises ``ConfigError`` over budget)."""
-    plan = make_plan(cfg, spec)
-    check_budget(plan, BUDGET_BYTES)
-    return plan
+    return checked_plan(cfg, spec, BUDGET_BYTES)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -92,8 +90,7 @@ def export_files(
     import tempfile
     from pathlib import Path
 
-    plan = make_plan(cfg, spec)
-    check_budget(plan, BUDGET_BYTES)
+    plan = checked_plan(cfg, spec, BUDGET_BYTES)  # not plan_for: this runs in a download thread
     with tempfile.TemporaryDirectory(prefix="densviz-export-") as tmp:
         result = export(
             plan, tmp, [fmt], detail=detail, block=block, direction=direction, graph=graph, charts=list(charts)

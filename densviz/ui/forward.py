@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from densviz.config import ConfigError, InputSpec
-from densviz.plan import ArchitecturePlan, LayerKind
+from densviz.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.runtime import (
     MAX_IMAGE_BYTES,
     MAX_WEIGHTS_BYTES,
@@ -199,11 +199,7 @@ def _training(net: Network) -> None:
     ):
         with st.spinner("Measuring two training steps…"):
             try:
-                from densviz.memory import check_budget
-                from densviz.plan import make_plan
-
-                plan = make_plan(net.config, spec)
-                check_budget(plan)
+                plan = checked_plan(net.config, spec)
                 st.session_state["forward_training"] = (
                     net.config,
                     spec.hw,
