@@ -16,7 +16,7 @@ import streamlit as st
 from densviz.charts import ChartKind
 from densviz.config import DenseNetConfig, InputSpec, state_to_json
 from densviz.export import ExportFormat, blocks_csv, layers_csv
-from densviz.graph import FULL_LAYER_LIMIT, Detail
+from densviz.graph import DEFAULT_MAX_FULL_LAYERS, FULL_LAYER_LIMIT, Detail
 from densviz.plan import ArchitecturePlan
 from densviz.render import DOT_MISSING
 from densviz.ui import cached
@@ -213,6 +213,20 @@ def export_view(net: Network) -> None:
     stem = f"graph-{detail.value}" + (f"-block{block}" if block else "")
 
     st.markdown(f"**Graph** ({detail.value} detail, {_block_label(block)}; change these in the Graph view)")
+    # SVG and DOT are the Graph view's own drawing (cached): ready at once, no deferred
+    # generation that a rerun of the page could drop before the browser fetched it.
+    drawing = cached.drawing_for(
+        cfg,
+        spec,
+        detail,
+        block,
+        direction,
+        bool(st.session_state.get("graph_cost")),
+        int(st.session_state.get("graph_max_full", DEFAULT_MAX_FULL_LAYERS)),
+    )
+    ready: dict[ExportFormat, bytes] = {ExportFormat.DOT: drawing.dot.encode()}
+    if drawing.image is not None:
+        ready[ExportFormat.SVG] = drawing.image
     cols = st.columns(5)
     for col, fmt in zip(
         cols, (ExportFormat.SVG, ExportFormat.PNG, ExportFormat.PDF, ExportFormat.DOT, ExportFormat.HTML), strict=True
@@ -220,7 +234,7 @@ def export_view(net: Network) -> None:
         name = f"{stem}.{fmt.value}"
         col.download_button(
             fmt.value.upper(),
-            data=_file_maker(cfg, spec, fmt, detail, block, direction, name, graph=True, charts=()),
+            data=ready.get(fmt) or _file_maker(cfg, spec, fmt, detail, block, direction, name, graph=True, charts=()),
             file_name=name,
             key=f"dl_graph_{fmt.value}",
             on_click="ignore",
