@@ -9,6 +9,7 @@ Each is compared with the plan's row of the same name.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from densviz.config import DenseNetConfig, InputSpec
 from densviz.model import build_model
 from densviz.plan import ArchitecturePlan, LayerKind, make_plan
+
+_COUNTING = threading.Lock()  # one FlopCounterMode at a time in this process
 
 __all__ = ["Check", "Quantity", "VerifyReport", "torchinfo_summary", "torchinfo_totals", "verify"]
 
@@ -132,29 +135,41 @@ def verify(cfg: DenseNetConfig, spec: InputSpec | None = None, *, device: str = 
     model = build_model(cfg, device=device, budget_bytes=None).eval()
     modules = dict(model.named_modules())
     shapes: dict[str, tuple[int, ...]] = {}
+    flops: dict[str, int] = {}
+    started: dict[str, int] = {}
+    holder: dict[str, FlopCounterMode] = {}
     handles = []
     names = [row.name for row in plan.layers] + [b.name for b in plan.blocks]
+    # Each module's FLOPs are the counter's total after it minus before it, taken by
+    # hooks on this model only. (FlopCounterMode's own per-module table comes from
+    # process-wide module hooks, so a forward pass in another thread, say another
+    # user's, would be counted into it. The total is per thread.)
     for name in names:
         if name in modules:
 
-            def record(_m: nn.Module, _i: Any, out: torch.Tensor, name: str = name) -> None:
-                shapes[name] = tuple(out.shape)
+            def before(_m: nn.Module, _i: Any, name: str = name) -> None:
+                started[name] = holder["counter"].get_total_flops()
 
-            handles.append(modules[name].register_forward_hook(record))
+            def after(_m: nn.Module, _i: Any, out: torch.Tensor, name: str = name) -> None:
+                shapes[name] = tuple(out.shape)
+                flops[name] = holder["counter"].get_total_flops() - started[name]
+
+            handles.append(modules[name].register_forward_pre_hook(before))
+            handles.append(modules[name].register_forward_hook(after))
     x = torch.zeros(spec.batch, cfg.in_channels, spec.height, spec.width, device=device)  # (N, C, H, W)
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with _COUNTING, torch.no_grad(), FlopCounterMode(display=False) as counter:
+            holder["counter"] = counter
             model(x)
     finally:
         for handle in handles:
             handle.remove()
-    flops = {key.removeprefix("DenseNet."): sum(ops.values()) for key, ops in counter.get_flop_counts().items()}
 
     def measured_macs(name: str) -> int | None:
         if name not in modules:
             return None
         # FlopCounterMode counts 2 FLOPs per multiply-accumulate, for the whole batch.
-        return int(flops.get(name, 0)) // (2 * spec.batch)
+        return flops.get(name, 0) // (2 * spec.batch)
 
     def checks() -> Iterator[Check]:
         n = spec.batch

@@ -68,3 +68,29 @@ def test_big_presets_on_real_tensors(name: str) -> None:
     torch.set_num_threads(1)
     report = verify(PRESETS[name].config, InputSpec.square(64), device="cpu")
     assert report.ok, report.mismatches[:5]
+
+
+def test_verify_is_not_disturbed_by_forward_passes_in_other_threads() -> None:
+    # A web server verifies in one thread while users run networks in others. (Seen in
+    # CI: FlopCounterMode's per-module table counted another thread's modules.)
+    import threading
+
+    from densviz.model import build_model
+
+    stop = threading.Event()
+    model = build_model(PRESETS["tiny"].config).eval()
+
+    def busy() -> None:
+        with torch.no_grad():
+            while not stop.is_set():
+                model(torch.zeros(1, 3, 32, 32))
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        for _ in range(3):
+            report = verify(PRESETS["tiny"].config, PRESETS["tiny"].input)
+            assert report.ok, report.mismatches[:3]
+    finally:
+        stop.set()
+        worker.join()
