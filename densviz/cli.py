@@ -357,6 +357,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         if args.image == "random":
             x = random_input(spec, cfg.in_channels)
+        elif args.image == "digits":
+            from densviz.reuse import digit_batch
+
+            x, labels = digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
+            say(f"input: held-out digits {', '.join(map(str, labels[:8]))}{'…' if len(labels) > 8 else ''}")
         elif args.image in sample_images():
             x = preprocess(sample_images()[args.image], spec, cfg.in_channels)
         else:
@@ -408,6 +413,88 @@ def _cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _optional_float(name: str, text: str | None, allowed: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(name, text, allowed) from None
+
+
+def _cmd_reuse(args: argparse.Namespace) -> int:
+    import torch
+
+    from densviz.reuse import TrainOptions, readings, reuse_files, reuse_maps, run_command, train, training_variant
+
+    state = _state(args)
+    variant = training_variant(state.config)
+    epochs = _optional_int("epochs", args.epochs, "an integer from 1 to 200")
+    seed = _optional_int("seed", args.seed, "an integer from 0 to 2³²−1")
+    batch = _optional_int("batch_size", args.batch_size, "an integer from 1 to 1,437")
+    threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024")
+    max_seconds = _optional_float("max_seconds", args.max_seconds, "a number of seconds from 1 to 3,600")
+    lr = _optional_float("lr", args.lr, "a number in (0, 10]")
+    options = TrainOptions(
+        epochs=3 if epochs is None else epochs,
+        max_seconds=max_seconds,
+        seed=0 if seed is None else seed,
+        batch_size=64 if batch is None else batch,
+        lr=0.1 if lr is None else lr,
+        device=args.device,
+    )
+    if threads is not None:
+        if not 1 <= threads <= 1024:
+            raise ConfigError("threads", threads, "an integer from 1 to 1,024")
+        torch.set_num_threads(threads)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError("out", str(out), "", message=f"cannot create the folder {out}: {err.strerror}.") from None
+    for change in variant.changes:
+        print(f"densviz: trained with {change}.", file=sys.stderr)
+    reported = [0]
+
+    def on_step(log: Any) -> None:
+        if len(log.epochs) > reported[0]:
+            e = log.epochs[-1]
+            reported[0] = len(log.epochs)
+            print(
+                f"densviz: epoch {e.epoch}: loss {e.train_loss:.3f}, held-out accuracy {e.test_accuracy:.1%}, {e.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = train(variant, options, on_step=on_step)
+    on_step(result.log)
+    files, notes = reuse_files(result)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    for note in notes:
+        print(f"densviz: note: {note}", file=sys.stderr)
+    t90 = result.time_to(0.9)
+    print(f"held-out accuracy {result.test_accuracy:.1%} on 360 digits never trained on")
+    print(
+        f"training          {len(result.log.epochs)} epoch(s) in {result.seconds:.1f} s on {result.device}, "
+        f"{result.samples_per_s:.0f} samples/s, stopped by {result.stopped_by}; "
+        + (f"90% reached after {t90:.1f} s" if t90 is not None else "90% not reached")
+    )
+    print()
+    rows = [
+        (r.title, r.value, {True: "yes", False: "no", None: "-"}[r.holds]) for r in readings(reuse_maps(result.model))
+    ]
+    print(_table(("the paper's reading (Sec. 5)", "this run", "holds"), rows, (False, True, False)))
+    print()
+    for name in files:
+        print(out / name)
+    print(
+        f"densviz: classify digits with the trained weights: {run_command(variant, str(out / 'densenet-digits.safetensors'))}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _read_file(path: Path, what: str) -> bytes:
@@ -560,8 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--image",
         default="china",
-        metavar="china|flower|random|PATH",
-        help="input: one of scikit-learn's photographs, random, or a PNG/JPEG",
+        metavar="china|flower|digits|random|PATH",
+        help="input: one of scikit-learn's photographs, its held-out handwritten digits (for `densviz reuse` weights), random, or a PNG/JPEG",
     )
     p.add_argument("--weights", metavar="PATH", help="a torchvision-format .pth or a .safetensors file")
     p.add_argument(
@@ -569,6 +656,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_run)
+    p = sub.add_parser(
+        "reuse",
+        help="train on scikit-learn's digits and draw the paper's Figure 5: how much each layer reuses earlier maps",
+    )
+    _add_config_flags(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
+    p.add_argument("--epochs", metavar="N", help="passes over the 1,437 training digits (default 3)")
+    p.add_argument("--max-seconds", metavar="S", help="stop training after this long (default: no limit)")
+    p.add_argument("--seed", metavar="S", help="weights and batch order (default 0); same seed, same network on a CPU")
+    p.add_argument("--batch-size", metavar="N", help="digits per step (default 64)")
+    p.add_argument("--lr", metavar="LR", help="peak learning rate of SGD with Nesterov momentum (default 0.1)")
+    p.add_argument(
+        "--device", default="auto", metavar="auto|cpu|cuda|mps", help="where to train (default: the best there is)"
+    )
+    p.add_argument("--threads", metavar="N", help="CPU threads (default: all cores)")
+    p.set_defaults(run=_cmd_reuse)
     return parser
 
 
