@@ -28,6 +28,7 @@ __all__ = [
     "adjacency_figure",
     "channel_growth_figure",
     "cost_figure",
+    "growth_overlay_figure",
     "make_chart",
     "memory_figure",
     "spatial_volume_figure",
@@ -635,6 +636,53 @@ CHARTS: dict[ChartKind, Callable[[ArchitecturePlan], go.Figure]] = {
     ChartKind.VOLUME_3D: volume_3d_figure,
     ChartKind.MEMORY: memory_figure,
 }
+
+
+def growth_overlay_figure(designs: list[tuple[str, ArchitecturePlan]]) -> go.Figure:
+    """Two (or more) designs' channel growth on one axis: channels after each layer, in forward order.
+
+    Inside a block the curve climbs by k per layer (the running concatenation,
+    k₀ + k·ℓ after layer ℓ); a transition drops it to ⌊θ·m⌋.
+    """
+    colors = ("#4E79A7", "#F28E2B", "#59A14F", "#E15759")
+    traces: list[dict[str, Any]] = []
+    for n, (label, plan) in enumerate(designs):
+        xs: list[int] = []
+        ys: list[int] = []
+        hover: list[str] = []
+        for r in plan.layers:
+            if r.kind is LayerKind.DENSE_LAYER:
+                channels = r.in_channels + r.out_channels
+            elif r.kind is LayerKind.TRANSITION or (r.block is None and r.kind is LayerKind.CONV and not xs):
+                channels = r.out_channels
+            else:
+                continue
+            xs.append(len(xs))
+            ys.append(channels)
+            hover.append(f"<b>{label}</b><br>{_short(r.name)}<br>{channels} channels at {r.out_hw[0]}×{r.out_hw[1]}")
+        traces.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "name": label,
+                "mode": "lines+markers",
+                "line": {"shape": "hv", "color": colors[n % len(colors)], "width": 2.5},
+                "marker": {"size": 4},
+                "hovertext": hover,
+                "hoverinfo": "text",
+            }
+        )
+    layout = _frame(
+        "Channel growth, side by side",
+        "channels after each layer: +k per dense layer, ⌊θ·m⌋ after each transition",
+        height=420,
+    )
+    layout |= {
+        "xaxis": {"title": {"text": "layers in forward order (stem, dense layers, transitions)"}},
+        "yaxis": {"title": {"text": "channels"}, "rangemode": "tozero"},
+    }
+    return _figure(traces, layout)
 
 
 def make_chart(plan: ArchitecturePlan, kind: ChartKind | str) -> go.Figure:

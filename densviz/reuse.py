@@ -716,7 +716,7 @@ def reuse_figure(maps: Sequence[ReuseMap], subtitle: str = "") -> Any:
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=[f"Dense block {m.block} ({m.layers} layers)" for m in maps],
+        subplot_titles=[f"Block {m.block} · {m.layers} layers" for m in maps],
         horizontal_spacing=0.06,
         vertical_spacing=0.16 if rows > 1 else 0.1,
     )

@@ -15,7 +15,18 @@ from densviz.plan import make_plan
 from densviz.units import format_bytes, format_count, format_macs
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Forward pass", "Export"]
+VIEWS = [
+    "Growth",
+    "Graph",
+    "Connectivity",
+    "Volume",
+    "Layers",
+    "Memory",
+    "Compare",
+    "Forward pass",
+    "Feature reuse",
+    "Export",
+]
 
 
 def start(query: dict[str, str] | None = None) -> AppTest:

@@ -39,10 +39,11 @@ from densviz.runtime import (
 from densviz.ui.views import Network
 from densviz.units import format_bytes
 
-_SOURCES = ["china", "flower", "upload", "random"]
+_SOURCES = ["china", "flower", "digits", "upload", "random"]
 _SOURCE_LABELS = {
     "china": "photo: temple",
     "flower": "photo: flower",
+    "digits": "held-out digits",
     "upload": "upload a PNG/JPEG",
     "random": "random tensor",
 }
@@ -62,7 +63,31 @@ def _feature_layers(plan: ArchitecturePlan) -> list[str]:
     return names
 
 
-def _input(net: Network, spec: InputSpec, source: str) -> torch.Tensor:
+def _weights(net: Network) -> tuple[str, bytes, str] | None:
+    """The weights a run loads, as (file name, bytes, description).
+
+    An upload, else those trained in the Feature reuse view for this very network.
+    """
+    upload = st.session_state.get("forward_weights")
+    if upload is not None:
+        return upload.name, upload.getvalue(), upload.name
+    trained = st.session_state.get("trained_weights")
+    if trained and trained["config"] == net.config:
+        return trained["name"], trained["data"], trained["label"]
+    return None
+
+
+def _input(net: Network, spec: InputSpec, source: str) -> tuple[torch.Tensor, list[int] | None]:
+    """The input batch, and the true labels where they are known (the digits)."""
+    cfg = net.config
+    if source == "digits":
+        from densviz.reuse import digit_batch
+
+        return digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
+    return _picture(net, spec, source), None
+
+
+def _picture(net: Network, spec: InputSpec, source: str) -> torch.Tensor:
     cfg = net.config
     if source == "random":
         return random_input(spec, cfg.in_channels)
@@ -80,12 +105,12 @@ def _run(net: Network, options: RunOptions, batch: int, source: str) -> None:
         try:
             status.write("building the model")
             model, plan = build_for_run(net.config, spec)
-            weights = st.session_state.get("forward_weights")
+            weights = _weights(net)
             if weights is not None:
-                status.write(f"loading {weights.name}")
-                load_weights(model, weights.getvalue(), weights.name)
+                status.write(f"loading the {weights[2]}")
+                load_weights(model, weights[1], weights[0])
             status.write("preparing the input")
-            x = _input(net, spec, source)
+            x, labels = _input(net, spec, source)
             result = run_forward(model, plan, x, options, progress=status.write)
         except (ConfigError, ImageError, WeightsError) as err:
             status.update(label="The run did not start", state="error")
@@ -97,14 +122,15 @@ def _run(net: Network, options: RunOptions, batch: int, source: str) -> None:
             return
         status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
     st.session_state["forward"] = {
-        "key": (net.config, spec.hw, weights.name if weights else None),
+        "key": (net.config, spec.hw, weights[2] if weights else None),
         "result": result,
         "model": model,
         "input": x[:1],
+        "labels": labels,
     }
 
 
-def _results(net: Network, result: RunResult) -> None:
+def _results(net: Network, result: RunResult, labels: list[int] | None) -> None:
     cols = st.columns(5)
     cols[0].metric(
         "Median latency",
@@ -139,7 +165,14 @@ def _results(net: Network, result: RunResult) -> None:
         st.dataframe(
             [{"class": c, "probability": f"{p:.2%}"} for c, p in result.top5], hide_index=True, width="stretch"
         )
-        st.caption("Random weights give near-uniform scores; load a checkpoint for real predictions.")
+        if labels:
+            top1 = result.top5[0][0] if result.top5 else None
+            st.caption(
+                f"The first digit is a **{labels[0]}**; the network says {top1}."
+                + ("" if top1 == labels[0] else " (wrong)")
+            )
+        else:
+            st.caption("Random weights give near-uniform scores; load a checkpoint for real predictions.")
     with right, st.expander("Measured shapes, module by module"):
         st.dataframe(
             [
@@ -283,9 +316,11 @@ def forward_view(net: Network) -> None:
         )
         _run(net, options, batch, source)
     state = st.session_state.get("forward")
-    weights = st.session_state.get("forward_weights")
-    if state and state["key"] == (net.config, net.input.hw, weights.name if weights else None):
-        _results(net, state["result"])
+    weights = _weights(net)
+    if weights is not None and st.session_state.get("forward_weights") is None:
+        st.caption(f":material/model_training: Runs load the {weights[2]}.")
+    if state and state["key"] == (net.config, net.input.hw, weights[2] if weights else None):
+        _results(net, state["result"], state.get("labels"))
         _feature_maps(net, state)
         st.download_button(
             "Download these weights (.safetensors)",

@@ -11,7 +11,7 @@ from densviz.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
 from densviz.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.plan import ArchitecturePlan
 from densviz.ui import cached, state
-from densviz.ui.state import CUSTOM, RANGES, VIEW_KEY, layers_key
+from densviz.ui.state import CUSTOM, PIN_KEY, RANGES, VIEW_KEY, layers_key
 from densviz.ui.views import VIEWS, Network, headline
 
 _PRESET_LABELS = {CUSTOM: "custom", **{name: p.title for name, p in PRESETS.items()}}
@@ -238,7 +238,9 @@ def _explain(plan: ArchitecturePlan) -> None:
 
 
 def _sync_query(cfg: DenseNetConfig, spec: InputSpec, view: str) -> None:
-    wanted = state.query_for(cfg, spec, str(st.session_state.get("preset", CUSTOM)), view)
+    wanted = state.query_for(
+        cfg, spec, str(st.session_state.get("preset", CUSTOM)), view, st.session_state.get(PIN_KEY)
+    )
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
@@ -264,6 +266,8 @@ def main() -> None:
         st.session_state["_initialised"] = True
         st.session_state["_warnings"] = list(initial.warnings)
         st.session_state[VIEW_KEY] = initial.view or views[0]
+        if initial.pinned is not None:
+            st.session_state[PIN_KEY] = initial.pinned
     _init_defaults()
     _sidebar()
 

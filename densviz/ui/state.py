@@ -31,6 +31,8 @@ from densviz.config import (
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "densenet121"
+PIN_KEY = "compare_a"  # the design pinned as A in the Compare view
+PIN_PREFIX = "a_"  # its settings in the link: a_preset=…, or a_growth_rate=… and the rest
 MAX_UPLOAD_BYTES = 64 * 1024  # a config JSON is a few hundred bytes
 VIEW_KEY = "view"
 
@@ -143,16 +145,53 @@ def load_upload() -> None:
 
 
 @dataclass(frozen=True)
+class Pinned:
+    """The design pinned as A in the Compare view.
+
+    Attributes:
+        config: Its architecture.
+        input: Its input.
+        preset: The preset it is, or ``custom``.
+    """
+
+    config: DenseNetConfig
+    input: InputSpec
+    preset: str = CUSTOM
+
+    @property
+    def label(self) -> str:
+        """The preset's title, or "custom design"."""
+        return PRESETS[self.preset].title if self.preset in PRESETS else "custom design"
+
+
+def pinned_from(cfg: DenseNetConfig, spec: InputSpec) -> Pinned:
+    """Pin a design, naming the preset it is, if any."""
+    preset = next((name for name, p in PRESETS.items() if (p.config, p.input) == (cfg, spec)), CUSTOM)
+    return Pinned(cfg, spec, preset)
+
+
+@dataclass(frozen=True)
 class Initial:
     """What the first run of a session starts from.
 
     Attributes:
         warnings: One sentence per ignored query-string setting.
         view: The view named in the link, if any.
+        pinned: Design A of the Compare view, if the link has one.
     """
 
     warnings: tuple[str, ...]
     view: str | None
+    pinned: Pinned | None = None
+
+
+def _pinned_from_query(query: Mapping[str, list[str]], warnings: list[str]) -> Pinned | None:
+    params = {k.removeprefix(PIN_PREFIX): v for k, v in query.items() if k.startswith(PIN_PREFIX)}
+    if not params:
+        return None
+    parsed = parse_state(params, lenient=True)
+    warnings.extend(f"design A: {w}" for w in parsed.warnings)
+    return pinned_from(parsed.config, parsed.input)
 
 
 def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial:
@@ -162,8 +201,9 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
         query: Each query-string key with all its values.
         views: The view names a link may ask for.
     """
-    params: dict[str, Any] = {k: v for k, v in query.items() if k != VIEW_KEY}
+    params: dict[str, Any] = {k: v for k, v in query.items() if k != VIEW_KEY and not k.startswith(PIN_PREFIX)}
     warnings: list[str] = []
+    pinned = _pinned_from_query(query, warnings)
     state = parse_state(params or {"preset": DEFAULT_PRESET}, lenient=True)
     warnings.extend(state.warnings)
     cfg, spec = state.config, state.input
@@ -186,7 +226,7 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
             view = asked
         else:
             warnings.append(f"view must be one of {', '.join(views)}; got {asked!r}. Showing the default view.")
-    return Initial(tuple(warnings), view)
+    return Initial(tuple(warnings), view, pinned)
 
 
 def read_config(session: Any) -> tuple[DenseNetConfig, InputSpec]:  # st.session_state or a dict
@@ -215,11 +255,18 @@ def read_config(session: Any) -> tuple[DenseNetConfig, InputSpec]:  # st.session
     return cfg, spec
 
 
-def query_for(cfg: DenseNetConfig, spec: InputSpec, preset: str, view: str) -> dict[str, str]:
-    """The query string of the current settings: a preset name alone when it is one."""
+def _settings_query(cfg: DenseNetConfig, spec: InputSpec, preset: str) -> dict[str, str]:
     if preset in PRESETS and (cfg, spec) == (PRESETS[preset].config, PRESETS[preset].input):
-        query = {"preset": preset}
-    else:
-        query = to_query(cfg, spec)
+        return {"preset": preset}
+    return to_query(cfg, spec)
+
+
+def query_for(
+    cfg: DenseNetConfig, spec: InputSpec, preset: str, view: str, pinned: Pinned | None = None
+) -> dict[str, str]:
+    """The query string of the current settings: a preset name alone when it is one; design A prefixed ``a_``."""
+    query = _settings_query(cfg, spec, preset)
     query[VIEW_KEY] = view
+    if pinned is not None:
+        query |= {PIN_PREFIX + k: v for k, v in _settings_query(pinned.config, pinned.input, pinned.preset).items()}
     return query

@@ -334,6 +334,18 @@ def _forward_view(net: Network) -> None:
     forward_view(net)
 
 
+def _reuse_view(net: Network) -> None:
+    from densviz.ui.reuse import reuse_view  # imports torch: only when this view is shown
+
+    reuse_view(net)
+
+
+def _compare_view(net: Network) -> None:
+    from densviz.ui.compare import compare_view
+
+    compare_view(net)
+
+
 VIEWS: dict[str, Callable[[Network], None]] = {
     "Growth": growth_view,
     "Graph": graph_view,
@@ -341,7 +353,9 @@ VIEWS: dict[str, Callable[[Network], None]] = {
     "Volume": volume_view,
     "Layers": layers_view,
     "Memory": memory_view,
+    "Compare": _compare_view,
     "Forward pass": _forward_view,
+    "Feature reuse": _reuse_view,
     "Export": export_view,
 }
 """The views in the order of the selector; the first is the default."""

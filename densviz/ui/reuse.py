@@ -1,0 +1,310 @@
+"""The feature-reuse view: train the current DenseNet on the digits, then see the paper's Figure 5 for it.
+
+Training runs in one background thread per process (:class:`TrainingService`;
+a second user's run waits for the first), so the page stays live: a fragment
+polls the run's log for the progress bar and the live curve, and Stop sets the
+run's event. The trained model lives in the session that trained it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from densviz.config import ConfigError, InputSpec
+from densviz.reuse import (
+    WEIGHTS_FILE,
+    TrainLog,
+    TrainOptions,
+    TrainResult,
+    TrainVariant,
+    caption,
+    digits,
+    readings,
+    reuse_figure,
+    reuse_maps,
+    train,
+    training_variant,
+)
+from densviz.runtime import available_devices, save_weights
+from densviz.ui import state
+from densviz.ui.state import CUSTOM, VIEW_KEY
+from densviz.ui.views import Network
+
+_JOB = "reuse_job"
+_RESULT = "reuse_result"
+TRAINED_WEIGHTS = "trained_weights"  # read by the forward-pass view
+
+
+@dataclass
+class TrainJob:
+    """One training run of one session."""
+
+    variant: TrainVariant
+    options: TrainOptions
+    log: TrainLog
+    stop: threading.Event = field(default_factory=threading.Event)
+    future: Future[TrainResult] | None = None
+
+
+def _train(job: TrainJob) -> TrainResult:
+    torch.set_num_threads(1)  # a shared server: one core per request
+    return train(job.variant, job.options, log=job.log, stop=job.stop)
+
+
+class TrainingService:
+    """Runs training jobs one at a time in a background thread (the others queue)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densviz-train")
+
+    def start(self, variant: TrainVariant, options: TrainOptions) -> TrainJob:
+        """Queue a run; its log fills as it trains."""
+        # Load the digits (and import scikit-learn) here in the script thread: imported for the first
+        # time in the worker while the script imports plotly, pandas was seen half-initialised.
+        digits(variant.size, variant.config.in_channels)
+        steps = options.epochs * -(-1437 // options.batch_size)
+        job = TrainJob(variant, options, TrainLog(total_steps=steps, max_seconds=options.max_seconds))
+        job.future = self._pool.submit(_train, job)
+        return job
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def training_service() -> TrainingService:
+    """The process's one training service."""
+    return TrainingService()
+
+
+def curve_figure(log: TrainLog, title: str = "Training") -> go.Figure:
+    """Loss per step and held-out accuracy per epoch, against seconds."""
+    losses = list(log.losses)
+    epochs = list(log.epochs)
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=[s for _, s, _ in losses],
+                y=[v for _, _, v in losses],
+                name="training loss (per step)",
+                mode="lines",
+                line={"color": "#4E79A7", "width": 1.5},
+                hovertemplate="%{x:.1f} s · loss %{y:.3f}<extra></extra>",
+            ),
+            go.Scatter(
+                x=[e.seconds for e in epochs],
+                y=[e.test_accuracy for e in epochs],
+                name="held-out accuracy (per epoch)",
+                mode="lines+markers",
+                yaxis="y2",
+                line={"color": "#E15759", "width": 2},
+                hovertemplate="epoch %{customdata}: %{y:.1%} at %{x:.1f} s<extra></extra>",
+                customdata=[e.epoch for e in epochs],
+            ),
+        ]
+    )
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.01, "xanchor": "left"},
+        height=300,
+        margin={"l": 60, "r": 60, "t": 50, "b": 40},
+        xaxis={"title": "seconds", "rangemode": "tozero"},
+        yaxis={"title": "cross-entropy loss", "rangemode": "tozero"},
+        yaxis2={"title": "held-out accuracy", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def _progress_text(log: TrainLog, options: TrainOptions) -> str:
+    if not log.losses:
+        return "waiting to start (another training run is ahead of this one)…"
+    step, seconds, loss = log.losses[-1]
+    last = log.epochs[-1] if log.epochs else None
+    acc = f" · held-out accuracy {last.test_accuracy:.1%} after epoch {last.epoch}" if last else ""
+    limit = f" of {options.max_seconds:.0f} s" if options.max_seconds else ""
+    return f"step {step}/{log.total_steps} · {seconds:.1f} s{limit} · loss {loss:.3f}{acc}"
+
+
+def _finish(job: TrainJob) -> None:
+    """Move a finished run's outcome into the session."""
+    st.session_state.pop(_JOB, None)
+    assert job.future is not None
+    err = job.future.exception()
+    if err is not None:
+        if isinstance(err, torch.OutOfMemoryError):
+            st.session_state["_reuse_error"] = "The device ran out of memory while training; train on the CPU instead."
+        else:
+            st.session_state["_reuse_error"] = f"Training stopped with an error: {type(err).__name__}: {err}"
+        return
+    result = job.future.result()
+    maps = reuse_maps(result.model)
+    st.session_state[_RESULT] = {"result": result, "maps": maps, "readings": readings(maps)}
+
+
+def _watch(job: TrainJob) -> None:
+    """Progress bar, live curve and Stop while the run trains; one full rerun when it ends."""
+
+    def show() -> None:
+        assert job.future is not None
+        if job.future.done():
+            _finish(job)
+            st.rerun()
+        st.progress(job.log.fraction, text=_progress_text(job.log, job.options))
+        st.button("Stop", icon=":material/stop:", key="reuse_stop", on_click=job.stop.set, disabled=job.stop.is_set())
+        st.plotly_chart(curve_figure(job.log, "Training (live)"), width="stretch", key="reuse_live")
+
+    st.fragment(show, run_every=1.0)()
+
+
+def _use_in_forward() -> None:
+    """Callback: make the trained network the page's network and open the forward-pass view with its weights."""
+    saved = st.session_state.get(_RESULT)
+    if not saved:
+        return
+    result: TrainResult = saved["result"]
+    variant = result.variant
+    state.load(st.session_state, variant.config, InputSpec.square(variant.size), CUSTOM)
+    st.session_state[TRAINED_WEIGHTS] = {
+        "config": variant.config,
+        "name": WEIGHTS_FILE,
+        "label": "weights trained in the Feature reuse view",
+        "data": save_weights(result.model),
+    }
+    st.session_state["forward_source"] = "digits"
+    st.session_state[VIEW_KEY] = "Forward pass"
+
+
+_PAPER = (
+    "The paper (Sec. 5, Figure 5) trains DenseNet (L = 40, k = 12) for 300 epochs on CIFAR-10 and, for each "
+    "convolutional layer ℓ of a block, averages the absolute weights it gives to the maps of each earlier source s "
+    "(the block's input, then each earlier layer), normalised per target layer. Its reading:"
+)
+
+
+def _results(saved: dict[str, Any]) -> None:
+    result: TrainResult = saved["result"]
+    stopped = {"epochs": "", "time": "the time limit ended the run", "user": "stopped by you"}[result.stopped_by]
+    t90 = result.time_to(0.9)
+    cols = st.columns(4)
+    cols[0].metric(
+        "Held-out accuracy", f"{result.test_accuracy:.1%}", help="360 digits never trained on; chance is 10%"
+    )
+    cols[1].metric(
+        "Epochs", f"{len(result.log.epochs)} of {result.options.epochs}", help=stopped or "all the epochs asked for"
+    )
+    cols[2].metric("Training time", f"{result.seconds:.1f} s", help=f"on {result.device}, one thread")
+    cols[3].metric(
+        "90% held-out after",
+        f"{t90:.1f} s" if t90 is not None else "not reached",
+        help=f"{result.samples_per_s:,.0f} training digits per second, forward and backward",
+    )
+    if stopped:
+        st.caption(f"Training ended early: {stopped}.")
+    st.plotly_chart(
+        reuse_figure(saved["maps"], caption(result)), width="stretch", config={"displaylogo": False}, key="reuse_map"
+    )
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown(_PAPER)
+        st.dataframe(
+            [
+                {
+                    "the paper's reading": r.title,
+                    "this run": r.value,
+                    "holds": {True: "yes", False: "no", None: "n/a"}[r.holds],
+                }
+                for r in saved["readings"]
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        for r in saved["readings"]:
+            st.caption(f"**{r.title}.** {r.claim} *This run: {r.measure}: {r.value}.*")
+        st.caption(
+            "After a few epochs most weights are still near their random start, which weighs every source alike, "
+            "so the contrasts are fainter than the paper's; more epochs sharpen them."
+        )
+    with right:
+        st.plotly_chart(curve_figure(result.log), width="stretch", key="reuse_curve")
+    buttons = st.columns(3)
+    buttons[0].download_button(
+        "Weights (.safetensors)",
+        data=lambda: save_weights(result.model),
+        file_name=WEIGHTS_FILE,
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    data = result.to_dict()
+    data["heat_maps"] = [m.to_dict() for m in saved["maps"]]
+    data["readings"] = [r.__dict__ for r in saved["readings"]]
+    buttons[1].download_button(
+        "Accuracy and heat maps (.json)",
+        data=json.dumps(data, indent=2),
+        file_name="training.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    buttons[2].button(
+        "Classify digits in the Forward pass view",
+        on_click=_use_in_forward,
+        icon=":material/arrow_forward:",
+        help="makes the trained network the current one and runs it on held-out digits with these weights",
+    )
+
+
+def reuse_view(net: Network) -> None:
+    """Train the current architecture on the digits, then its Figure 5."""
+    variant = training_variant(net.config)
+    if variant.changes:
+        st.info(
+            "Trained on scikit-learn's 1,797 handwritten digits (8×8, grey, 10 classes) with "
+            + "; ".join(variant.changes)
+            + ". Everything else is as set.",
+            icon=":material/info:",
+        )
+    else:
+        st.caption("This network is trained as it is, on scikit-learn's 1,797 handwritten digits (8×8, grey).")
+    devices = available_devices()
+    cols = st.columns([1, 1, 1, 1.6, 1.2], vertical_alignment="bottom")
+    epochs = int(cols[0].number_input("Epochs", 1, 50, value=3, key="reuse_epochs"))
+    seconds = int(cols[1].number_input("Time limit (s)", 5, 600, value=60, step=5, key="reuse_seconds"))
+    seed = int(cols[2].number_input("Seed", 0, 2**31 - 1, value=0, key="reuse_seed"))
+    device = cols[3].selectbox(
+        "Device",
+        [d.device for d in devices],
+        key="reuse_device",
+        format_func=lambda d: next(x.name for x in devices if x.device == d) + f" ({d})",
+    )
+    job: TrainJob | None = st.session_state.get(_JOB)
+    if cols[4].button("Train", type="primary", icon=":material/model_training:", disabled=job is not None):
+        try:
+            options = TrainOptions(epochs=epochs, max_seconds=float(seconds), seed=seed, device=device)
+        except ConfigError as err:
+            st.error(str(err))
+        else:
+            st.session_state.pop(_RESULT, None)
+            job = training_service().start(variant, options)
+            st.session_state[_JOB] = job
+    if error := st.session_state.pop("_reuse_error", None):
+        st.error(error)
+    if job is not None:
+        _watch(job)
+        return
+    saved = st.session_state.get(_RESULT)
+    if saved and saved["result"].variant.config == variant.config:
+        _results(saved)
+    elif saved:
+        st.caption("The last network trained here was another design; press Train for this one.")
+    else:
+        st.caption(
+            "Press Train: a progress bar and the loss curve follow the run, and the heat maps of how much each "
+            "layer reuses earlier maps (the paper's Figure 5) appear when it ends."
+        )
