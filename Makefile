@@ -42,6 +42,7 @@ bench: setup
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_forward.py
+	$(PY) benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

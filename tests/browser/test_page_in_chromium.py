@@ -7,6 +7,7 @@ Chromium with Playwright, and stops the server by its pid.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -96,4 +97,54 @@ def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
         page.get_by_text("verified against the PyTorch model").wait_for(timeout=90_000)
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "page.png"))
+        browser.close()
+
+
+def test_train_compare_and_classify_in_a_real_browser(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=helper.CHROMIUM, args=helper.CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1900})
+        page.set_default_timeout(90_000)
+        expect.set_options(timeout=90_000)
+
+        # Train tiny on the digits: the run ends with its accuracy and the heat maps of all 3 blocks.
+        page.goto(f"{server}/?preset=tiny&view=Feature+reuse")
+        page.get_by_role("button", name="Train").click()
+        accuracy = page.get_by_test_id("stMetric").filter(has_text="Held-out accuracy")
+        expect(accuracy).to_be_visible()
+        value = accuracy.get_by_test_id("stMetricValue").inner_text()
+        assert float(value.rstrip("%")) >= 90.0, value
+        heat = page.locator(".js-plotly-plot").filter(has_text="Feature reuse")
+        expect(heat.locator("g.subplot.xy")).to_have_count(1)  # the first panel's axes
+        expect(heat.locator(".g-gtitle")).to_contain_text("Feature reuse")
+        for block in (1, 2, 3):
+            expect(heat.get_by_text(f"Block {block} · 2 layers")).to_be_visible()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "reuse-view.png"), full_page=True)
+
+        # Classify held-out digits with those weights.
+        page.get_by_role("button", name="Classify digits in the Forward pass view").click()
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.get_by_text("The first digit is a 7; the network says 7.")).to_be_visible()
+
+        # Compare: pin tiny as A, move k, read B − A off the table; the link keeps the pair.
+        page.goto(f"{server}/?preset=tiny&view=Compare")
+        page.get_by_role("button", name="Pin this network as A").click()
+        expect(page.get_by_text("Block by block")).to_be_visible()
+        slider = page.get_by_role("slider", name="Growth rate k")
+        slider.focus()
+        slider.press("ArrowRight")
+        expect(slider).to_have_value("9")
+        a = make_plan(PRESETS["tiny"].config, PRESETS["tiny"].input)
+        b = make_plan(PRESETS["tiny"].config.replace(growth_rate=9, num_init_features=None), PRESETS["tiny"].input)
+        grid = page.get_by_test_id("stDataFrame").first
+        expect(grid).to_contain_text(format_count(b.totals.params))
+        expect(grid).to_contain_text(format_count(a.totals.params))
+        expect(page).to_have_url(re.compile(r"[?&]growth_rate=9(&|$)"))
+        assert "a_preset=tiny" in page.url
+        expect(page.frame_locator("iframe").nth(1).locator("svg g.node").first).to_be_visible()  # B's overview
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "compare-view.png"), full_page=True)
         browser.close()
