@@ -1,7 +1,7 @@
 """Hostile input at every entry point, counted: each case must end valid or in a sentence.
 
 Entry points: the query-string parser (what links feed the page), the CLI's
-flags, the config JSON loader (files and uploads), image uploads and weights
+flags (``summary``'s, and ``reuse``'s training flags up to the start of training), the config JSON loader (files and uploads), image uploads and weights
 uploads. For each, hypothesis generates random and hostile values (unknown and
 repeated keys, empty values, unicode, huge and negative numbers, nan, inf,
 1e309, floats where ints belong, long strings, hundreds of blocks; random and
@@ -127,6 +127,24 @@ def run(examples: int) -> None:
         if "Traceback" in err.getvalue():
             counts["CLI flags (densviz summary)"]["FAILED (traceback)"] += 1
 
+    reuse_flags = ["--epochs", "--max-seconds", "--seed", "--batch-size", "--lr", "--threads", "--device"]
+
+    @opts
+    @given(st.lists(st.tuples(st.sampled_from([*reuse_flags, *FLAG.values()]), VALUES), max_size=5))
+    def training_flags(pairs: list[tuple[str, str]]) -> None:
+        from densviz.cli import build_parser, reuse_options
+
+        def parse() -> object:
+            args = build_parser().parse_args(["reuse", "--out", "unused"] + [a for pair in pairs for a in pair])
+            return reuse_options(args)  # every check of `densviz reuse`, without the training
+
+        err = io.StringIO()
+        stderr, sys.stderr = sys.stderr, err
+        try:
+            tally("CLI flags (densviz reuse, checked before training)", parse, (ConfigError,))
+        finally:
+            sys.stderr = stderr
+
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats() | st.text(max_size=20),
         lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4),
@@ -176,7 +194,7 @@ def run(examples: int) -> None:
     def weights(data: bytes, name: str) -> None:
         tally("weights upload", lambda: load_weights(model, data, name), (WeightsError,))
 
-    for fn in (query, flags, config_json, images, weights):
+    for fn in (query, flags, training_flags, config_json, images, weights):
         fn()
 
 

@@ -424,10 +424,14 @@ def _optional_float(name: str, text: str | None, allowed: str) -> float | None:
         raise ConfigError(name, text, allowed) from None
 
 
-def _cmd_reuse(args: argparse.Namespace) -> int:
-    import torch
+def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
+    """``densviz reuse``'s flags read and checked: (variant, training options, threads), before any work.
 
-    from densviz.reuse import TrainOptions, readings, reuse_files, reuse_maps, run_command, train, training_variant
+    Raises:
+        ConfigError: for any bad flag, with its sentence.
+    """
+    from densviz.reuse import TrainOptions, training_variant
+    from densviz.runtime import choose_device
 
     state = _state(args)
     variant = training_variant(state.config)
@@ -435,7 +439,7 @@ def _cmd_reuse(args: argparse.Namespace) -> int:
     seed = _optional_int("seed", args.seed, "an integer from 0 to 2³²−1")
     batch = _optional_int("batch_size", args.batch_size, "an integer from 1 to 1,437")
     threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024")
-    max_seconds = _optional_float("max_seconds", args.max_seconds, "a number of seconds from 1 to 3,600")
+    max_seconds = _optional_float("max_seconds", args.max_seconds, "a number of seconds above 0 and at most 3,600")
     lr = _optional_float("lr", args.lr, "a number in (0, 10]")
     options = TrainOptions(
         epochs=3 if epochs is None else epochs,
@@ -445,9 +449,19 @@ def _cmd_reuse(args: argparse.Namespace) -> int:
         lr=0.1 if lr is None else lr,
         device=args.device,
     )
+    if threads is not None and not 1 <= threads <= 1024:
+        raise ConfigError("threads", threads, "an integer from 1 to 1,024")
+    choose_device(options.device)  # an unknown device is refused before any work
+    return variant, options, threads
+
+
+def _cmd_reuse(args: argparse.Namespace) -> int:
+    import torch
+
+    from densviz.reuse import readings, reuse_files, reuse_maps, run_command, train
+
+    variant, options, threads = reuse_options(args)
     if threads is not None:
-        if not 1 <= threads <= 1024:
-            raise ConfigError("threads", threads, "an integer from 1 to 1,024")
         torch.set_num_threads(threads)
     out = Path(args.out)
     try:

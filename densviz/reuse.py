@@ -266,7 +266,7 @@ class TrainOptions:
                 self.max_seconds,
                 self.max_seconds is None
                 or (isinstance(self.max_seconds, int | float) and 0 < self.max_seconds <= 3600),
-                "a number of seconds from 1 to 3,600, or none",
+                "a number of seconds above 0 and at most 3,600, or none",
             ),
             ("seed", self.seed, isinstance(self.seed, int) and 0 <= self.seed < 2**32, "an integer from 0 to 2³²−1"),
             (

@@ -24,6 +24,7 @@ def test_every_entry_point_survives_hostile_input(capsys: pytest.CaptureFixture[
         "query string (strict)",
         "query string (lenient, as the page reads links)",
         "CLI flags (densviz summary)",
+        "CLI flags (densviz reuse, checked before training)",
         "config JSON (file / upload)",
         "image upload",
         "weights upload",
