@@ -52,6 +52,7 @@ __all__ = [
     "run_command",
     "source_slices",
     "train",
+    "training_json",
     "training_variant",
 ]
 
@@ -802,8 +803,6 @@ def reuse_files(result: TrainResult, *, images: bool = True) -> tuple[dict[str, 
     Returns:
         (file name → bytes, notes): a note says what was left out and why (no Chromium: no PNG/SVG).
     """
-    import json
-
     from densviz.export import ChartImageUnavailableError, chart_html, chart_images
     from densviz.runtime import save_weights
 
@@ -818,15 +817,22 @@ def reuse_files(result: TrainResult, *, images: bool = True) -> tuple[dict[str, 
         except ChartImageUnavailableError as err:
             notes.append(str(err))
     files["reuse.html"] = chart_html(fig).encode()
-    data = result.to_dict()
-    data["heat_maps"] = [m.to_dict() for m in maps]
-    data["readings"] = [r.__dict__ for r in readings(maps)]
-    files["training.json"] = (json.dumps(data, indent=2) + "\n").encode()
+    files["training.json"] = training_json(result, maps).encode()
     files[WEIGHTS_FILE] = save_weights(result.model)
     return files, notes
 
 
 WEIGHTS_FILE = "densenet-digits.safetensors"
+
+
+def training_json(result: TrainResult, maps: Sequence[ReuseMap]) -> str:
+    """``training.json``: the run (:meth:`TrainResult.to_dict`), its heat-map numbers and the readings."""
+    import json
+
+    data = result.to_dict()
+    data["heat_maps"] = [m.to_dict() for m in maps]
+    data["readings"] = [r.__dict__ for r in readings(maps)]
+    return json.dumps(data, indent=2) + "\n"
 
 
 def caption(result: TrainResult) -> str:

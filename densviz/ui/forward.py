@@ -264,16 +264,17 @@ def _training(net: Network) -> None:
         )
 
 
+def device_select(where: Any, key: str) -> str:
+    """A selector of this machine's devices (CUDA, MPS, CPU; the best first), by name and id."""
+    devices = available_devices()
+    names = {d.device: f"{d.name} ({d.device})" for d in devices}
+    return str(where.selectbox("Device", list(names), key=key, format_func=names.__getitem__))
+
+
 def forward_view(net: Network) -> None:
     """Run the current network for real, with its timings, shapes and feature maps."""
-    devices = available_devices()
     cols = st.columns([1.6, 1, 1, 0.8, 0.8])
-    device = cols[0].selectbox(
-        "Device",
-        [d.device for d in devices],
-        key="forward_device",
-        format_func=lambda d: next(x.name for x in devices if x.device == d) + f" ({d})",
-    )
+    device = device_select(cols[0], "forward_device")
     precisions = [p.value for p in supported_precisions(torch.device(device))]
     if st.session_state.get("forward_precision") not in precisions:
         st.session_state["forward_precision"] = Precision.FP32.value

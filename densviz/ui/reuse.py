@@ -8,7 +8,6 @@ run's event. The trained model lives in the session that trained it.
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,10 +30,12 @@ from densviz.reuse import (
     reuse_figure,
     reuse_maps,
     train,
+    training_json,
     training_variant,
 )
-from densviz.runtime import available_devices, save_weights
+from densviz.runtime import save_weights
 from densviz.ui import state
+from densviz.ui.forward import device_select
 from densviz.ui.state import CUSTOM, VIEW_KEY
 from densviz.ui.views import Network
 
@@ -241,12 +242,9 @@ def _results(saved: dict[str, Any]) -> None:
         on_click="ignore",
         icon=":material/download:",
     )
-    data = result.to_dict()
-    data["heat_maps"] = [m.to_dict() for m in saved["maps"]]
-    data["readings"] = [r.__dict__ for r in saved["readings"]]
     buttons[1].download_button(
         "Accuracy and heat maps (.json)",
-        data=json.dumps(data, indent=2),
+        data=training_json(result, saved["maps"]),
         file_name="training.json",
         mime="application/json",
         on_click="ignore",
@@ -272,17 +270,11 @@ def reuse_view(net: Network) -> None:
         )
     else:
         st.caption("This network is trained as it is, on scikit-learn's 1,797 handwritten digits (8×8, grey).")
-    devices = available_devices()
     cols = st.columns([1, 1, 1, 1.6, 1.2], vertical_alignment="bottom")
     epochs = int(cols[0].number_input("Epochs", 1, 50, value=3, key="reuse_epochs"))
     seconds = int(cols[1].number_input("Time limit (s)", 5, 600, value=60, step=5, key="reuse_seconds"))
     seed = int(cols[2].number_input("Seed", 0, 2**31 - 1, value=0, key="reuse_seed"))
-    device = cols[3].selectbox(
-        "Device",
-        [d.device for d in devices],
-        key="reuse_device",
-        format_func=lambda d: next(x.name for x in devices if x.device == d) + f" ({d})",
-    )
+    device = device_select(cols[3], "reuse_device")
     job: TrainJob | None = st.session_state.get(_JOB)
     if cols[4].button("Train", type="primary", icon=":material/model_training:", disabled=job is not None):
         try:
