@@ -316,8 +316,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         RunOptions,
         WeightsError,
         build_for_run,
+        choose_device,
         load_image,
         load_weights,
+        precision_note,
         preprocess,
         random_input,
         run_forward,
@@ -369,6 +371,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             x = preprocess(load_image(_read_file(path, "image")), spec, cfg.in_channels)
     except (ImageError, WeightsError) as err:
         raise ConfigError("file", "", "", message=str(err)[0].upper() + str(err)[1:]) from None
+    where = choose_device(options.device)
+    if note := precision_note(where, options.precision):
+        print(f"densviz: note: {options.precision.value} on {where} is {note}.", file=sys.stderr)
     result = run_forward(model, plan, x, options, progress=say)
     training = training_step_peak(cfg, spec, result.device) if args.training_memory else None
     if args.json:

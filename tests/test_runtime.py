@@ -270,3 +270,21 @@ def test_a_run_over_its_time_budget_is_refused_up_front() -> None:
             torch.empty(64, 3, 224, 224, device="meta"),
             rt.RunOptions(device="cpu", runs=50, max_seconds=5),
         )
+
+
+def test_bf16_is_flagged_where_the_cpu_has_no_bf16_units(tmp_path: Path) -> None:
+    from densviz.runtime import Precision, cpu_bf16_native, precision_note
+
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    sapphire = tmp_path / "spr"
+    sapphire.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n")
+    graviton = tmp_path / "arm"
+    graviton.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")
+    assert cpu_bf16_native(str(avx2)) is False
+    assert cpu_bf16_native(str(sapphire)) is True and cpu_bf16_native(str(graviton)) is True
+    assert cpu_bf16_native(str(tmp_path / "missing")) is None  # not Linux: cannot tell, so no warning
+    native = cpu_bf16_native()
+    note = precision_note(torch.device("cpu"), Precision.BF16)
+    assert (note is not None) == (native is False)
+    assert precision_note(torch.device("cpu"), Precision.FP32) is None

@@ -28,6 +28,7 @@ from densviz.runtime import (
     feature_grid,
     load_image,
     load_weights,
+    precision_note,
     preprocess,
     random_input,
     run_forward,
@@ -282,6 +283,9 @@ def forward_view(net: Network) -> None:
         "Precision",
         precisions,
         key="forward_precision",
+        format_func=lambda p: (
+            p + (" (emulated: slow here)" if precision_note(torch.device(device), Precision(p)) else "")
+        ),
         help="fp32, or bf16/fp16 autocast where the device supports it",
     )
     channels_last = cols[2].toggle(
@@ -306,6 +310,8 @@ def forward_view(net: Network) -> None:
         key="forward_weights",
         max_upload_size=MAX_WEIGHTS_BYTES >> 20,
     )
+    if note := precision_note(torch.device(device), Precision(precision)):
+        st.caption(f":material/warning: {precision} is {note}.")
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="forward_run"):
         options = RunOptions(
             device=device,
