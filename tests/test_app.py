@@ -165,6 +165,14 @@ def test_the_numbers_get_verified_against_pytorch() -> None:
     assert "verified against the PyTorch model: all 44" in captions
 
 
+def test_the_export_view_waits_for_the_check_instead_of_polling() -> None:
+    # a polling run would drop the deferred downloads' files before the browser fetched them
+    cfg = PRESETS["tiny"].config.replace(growth_rate=11, num_init_features=22)  # not checked before in this process
+    at = start({**to_query(cfg, PRESETS["tiny"].input), "view": "Export"})
+    assert "_verify_polling" not in at.session_state
+    assert any("verified against the PyTorch model" in c.value for c in at.caption)
+
+
 def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
     from densviz.config import state_to_json
     from densviz.ui import state

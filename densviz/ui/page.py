@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from concurrent.futures import CancelledError
 from typing import Any
 
 import streamlit as st
@@ -166,8 +168,14 @@ def _sidebar() -> None:
     )
 
 
-def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
-    """A mark once the background check against PyTorch agrees; polls while it runs."""
+# Views with deferred downloads: any script run, a polling fragment's included, drops their files
+# before the browser fetches them, so there the page waits for the check instead of polling.
+_WAIT_FOR_CHECK = frozenset({"Export"})
+_WAIT_LIMIT_S = 20.0
+
+
+def _verify_badge(cfg: DenseNetConfig, spec: InputSpec, *, wait: bool = False) -> None:
+    """A mark once the background check against PyTorch agrees; polls while it runs (or waits, with ``wait``)."""
     owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
 
     def show() -> None:
@@ -192,7 +200,14 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> None:
             # the files of deferred downloads not yet fetched, so polling must not go on.
             st.rerun()
 
-    if cached.verify_service().request(cfg, spec, owner).done():
+    job = cached.verify_service().request(cfg, spec, owner)
+    if wait and not job.done():
+        with (
+            st.spinner("Checking these numbers against the real PyTorch model…"),
+            contextlib.suppress(TimeoutError, CancelledError),  # then poll as usual, below
+        ):
+            job.result(timeout=_WAIT_LIMIT_S)
+    if job.done():
         show()
     else:
         st.session_state["_verify_polling"] = True
@@ -300,7 +315,7 @@ def main() -> None:
     else:
         previous = shown[2]
     headline(plan, previous)
-    _verify_badge(cfg, spec)
+    _verify_badge(cfg, spec, wait=st.session_state.get(VIEW_KEY) in _WAIT_FOR_CHECK)
     _explain(plan)
 
     view = st.segmented_control("View", views, key=VIEW_KEY, required=True, label_visibility="collapsed") or views[0]
