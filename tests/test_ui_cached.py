@@ -33,3 +33,18 @@ def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytes
     assert ran == [32, 48, 56]
     again = service.request(cfg, InputSpec.square(40), "alice")  # a dropped check is asked for anew
     assert again.result(10).ok and ran[-1] == 40
+
+
+def test_graph_downloads_follow_the_graph_views_settings() -> None:
+    from densviz.export import ExportFormat
+    from densviz.graph import Detail
+
+    cfg, spec = PRESETS["tiny"].config, PRESETS["tiny"].input
+
+    def page(show_cost: bool) -> str:
+        files = cached.export_files(cfg, spec, ExportFormat.HTML, Detail.DENSE, None, "TB", True, (), show_cost, None)
+        return files["graph-dense.html"].decode()
+
+    plain, costed = page(False), page(True)
+    conv0 = ">432 params"  # a label on the node (its tooltip has it always); 3×3 conv, 3 → 16: 3·16·9 weights
+    assert conv0 in costed and conv0 not in plain  # the Graph view's "params & MACs" toggle reaches the file

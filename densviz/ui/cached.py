@@ -85,15 +85,31 @@ def export_files(
     direction: str,
     graph: bool,
     charts: tuple[ChartKind, ...],
+    show_cost: bool = False,
+    max_full_layers: int | None = None,
 ) -> dict[str, bytes]:
-    """Files of one export format, by file name (made when a download is clicked)."""
+    """Files of one export format, by file name (made when a download is clicked).
+
+    The graph is drawn with the Graph view's settings (detail, block, direction,
+    parameters and MACs on the nodes, the longest block drawn in full), as the
+    SVG the page shows.
+    """
     import tempfile
     from pathlib import Path
 
     plan = checked_plan(cfg, spec, BUDGET_BYTES)  # not plan_for: this runs in a download thread
     with tempfile.TemporaryDirectory(prefix="densviz-export-") as tmp:
         result = export(
-            plan, tmp, [fmt], detail=detail, block=block, direction=direction, graph=graph, charts=list(charts)
+            plan,
+            tmp,
+            [fmt],
+            detail=detail,
+            block=block,
+            direction=direction,
+            show_cost=show_cost,
+            max_full_layers=max_full_layers,
+            graph=graph,
+            charts=list(charts),
         )
         return {Path(p).name: Path(p).read_bytes() for p in result.files}
 

@@ -215,15 +215,10 @@ def export_view(net: Network) -> None:
     st.markdown(f"**Graph** ({detail.value} detail, {_block_label(block)}; change these in the Graph view)")
     # SVG and DOT are the Graph view's own drawing (cached): ready at once, no deferred
     # generation that a rerun of the page could drop before the browser fetched it.
-    drawing = cached.drawing_for(
-        cfg,
-        spec,
-        detail,
-        block,
-        direction,
-        bool(st.session_state.get("graph_cost")),
-        int(st.session_state.get("graph_max_full", DEFAULT_MAX_FULL_LAYERS)),
-    )
+    show_cost = bool(st.session_state.get("graph_cost"))
+    max_full = int(st.session_state.get("graph_max_full", DEFAULT_MAX_FULL_LAYERS))
+    drawing = cached.drawing_for(cfg, spec, detail, block, direction, show_cost, max_full)
+
     ready: dict[ExportFormat, bytes] = {ExportFormat.DOT: drawing.dot.encode()}
     if drawing.image is not None:
         ready[ExportFormat.SVG] = drawing.image
@@ -234,7 +229,20 @@ def export_view(net: Network) -> None:
         name = f"{stem}.{fmt.value}"
         col.download_button(
             fmt.value.upper(),
-            data=ready.get(fmt) or _file_maker(cfg, spec, fmt, detail, block, direction, name, graph=True, charts=()),
+            data=ready.get(fmt)
+            or _file_maker(
+                cfg,
+                spec,
+                fmt,
+                detail,
+                block,
+                direction,
+                name,
+                graph=True,
+                charts=(),
+                show_cost=show_cost,
+                max_full=max_full,
+            ),
             file_name=name,
             key=f"dl_graph_{fmt.value}",
             on_click="ignore",
@@ -289,7 +297,17 @@ def export_view(net: Network) -> None:
     st.download_button(
         "Everything as one zip",
         data=_file_maker(
-            cfg, spec, ExportFormat.ZIP, detail, block, direction, "densenet.zip", graph=True, charts=tuple(ChartKind)
+            cfg,
+            spec,
+            ExportFormat.ZIP,
+            detail,
+            block,
+            direction,
+            "densenet.zip",
+            graph=True,
+            charts=tuple(ChartKind),
+            show_cost=show_cost,
+            max_full=max_full,
         ),
         file_name="densenet.zip",
         mime="application/zip",
@@ -318,11 +336,13 @@ def _file_maker(
     *,
     graph: bool,
     charts: tuple[ChartKind, ...],
+    show_cost: bool = False,
+    max_full: int | None = None,
 ) -> Callable[[], bytes]:
-    """A callable that makes one file when its download button is clicked."""
+    """A callable that makes one file when its download button is clicked (the graph as the Graph view draws it)."""
 
     def make() -> bytes:
-        files = cached.export_files(cfg, spec, fmt, detail, block, direction, graph, charts)
+        files = cached.export_files(cfg, spec, fmt, detail, block, direction, graph, charts, show_cost, max_full)
         return files.get(name) or next(iter(files.values()), b"")
 
     return make
