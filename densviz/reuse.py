@@ -62,6 +62,8 @@ DIGITS_CLASSES = 10
 # the 1,437 training digits near 10 s on one CPU core (forward + backward ≈ 3×).
 TRAIN_MACS_BUDGET = 20_000_000
 _GROWTH_STEPS = (24, 16, 12, 8)
+MAX_TRAIN_SIZE = 64  # digits upsampled at most 8×: the CIFAR stem and 6 transitions
+_MAX_TRAIN_BLOCKS = 7
 _HELD_OUT = 0.2
 _SPLIT_SEED = 0  # the held-out digits are the same whatever the training seed
 
@@ -100,10 +102,13 @@ def training_variant(cfg: DenseNetConfig, *, max_macs: int = TRAIN_MACS_BUDGET) 
     Always: 10 classes, one grey input channel, the CIFAR stem (the ImageNet
     stem would shrink an 8×8 digit to 2×2 before the first block), no
     checkpointing (it only saves memory). The input is 8×8 unless the
-    transitions need more pixels to pool. Then, while one image costs more
+    transitions need more pixels to pool (at most 64×64: 7 blocks). Then, while one image costs more
     than ``max_macs``, k steps down (24, 16, 12, 8; k₀ follows as 2k), and
     after that the layers of every block are halved: the blocks, θ and the
     bottleneck are kept, so the heat maps have the user's shape.
+
+    Raises:
+        ConfigError: for more than 7 dense blocks (the digits would be upsampled beyond 64×64).
     """
     changes: list[str] = []
     if cfg.num_classes != DIGITS_CLASSES:
@@ -122,11 +127,25 @@ def training_variant(cfg: DenseNetConfig, *, max_macs: int = TRAIN_MACS_BUDGET) 
     def cost(c: DenseNetConfig) -> int:
         return make_plan(c, InputSpec.square(size_of(c))).totals.macs
 
+    if size_of(new) > MAX_TRAIN_SIZE:
+        raise ConfigError(
+            "block_config",
+            cfg.block_config,
+            "",
+            message=(
+                f"training on the 8×8 digits takes at most {_MAX_TRAIN_BLOCKS} dense blocks: these "
+                f"{len(cfg.block_config)} would need the digits upsampled to {size_of(new)}×{size_of(new)} "
+                f"(at most {MAX_TRAIN_SIZE}×{MAX_TRAIN_SIZE})."
+            ),
+        )
     before = new
     for k in _GROWTH_STEPS:
         if cost(new) <= max_macs or k >= new.growth_rate:
             continue
-        new = new.replace(growth_rate=k, num_init_features=min(new.init_features, 2 * k))
+        try:
+            new = new.replace(growth_rate=k, num_init_features=min(new.init_features, 2 * k))
+        except ConfigError:  # at a tiny θ a narrower network can leave a transition no channel
+            break
     if new.growth_rate != before.growth_rate:
         changes.append(
             f"growth rate k = {new.growth_rate} instead of {before.growth_rate} (k₀ = {new.init_features}) "

@@ -143,3 +143,15 @@ def test_training_controls_are_bounded(field: str) -> None:
     at = start({"preset": "tiny", "view": "Feature reuse"})
     widget = at.number_input(key=field)
     assert widget.min >= 1 and widget.max <= 600
+
+
+def test_a_network_the_digits_cannot_feed_gets_a_sentence_not_a_traceback() -> None:
+    from densviz.config import DenseNetConfig, InputSpec, Stem
+
+    cfg = DenseNetConfig(growth_rate=4, block_config=(1,) * 8, stem=Stem.CIFAR, num_classes=10)
+    at = start({**to_query(cfg, InputSpec.square(128)), "view": "Feature reuse"})
+    assert [e.value for e in at.error] == [
+        "Training on the 8×8 digits takes at most 7 dense blocks: these 8 would need the digits upsampled "
+        "to 128×128 (at most 64×64)."
+    ]
+    assert not [b for b in at.button if b.label == "Train"]

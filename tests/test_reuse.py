@@ -254,3 +254,12 @@ def test_cli_reuse_refuses_bad_flags_with_a_sentence(tmp_path: Path, capsys: pyt
     assert "epochs must be an integer from 1 to 200; got 0." in capsys.readouterr().err
     assert main(["reuse", "--preset", "tiny", "--max-seconds", "soon", "--out", str(tmp_path)]) == 2
     assert "max_seconds" in capsys.readouterr().err
+
+
+def test_more_blocks_than_the_digits_can_feed_are_refused_with_a_sentence() -> None:
+    seven = training_variant(DenseNetConfig(growth_rate=4, block_config=(1,) * 7, stem=Stem.CIFAR))
+    assert seven.size == 64  # six transitions halve 64 to 1
+    with pytest.raises(
+        ConfigError, match=r"at most 7 dense blocks: these 8 would need the digits upsampled to 128×128"
+    ):
+        training_variant(DenseNetConfig(growth_rate=4, block_config=(1,) * 8, stem=Stem.CIFAR))

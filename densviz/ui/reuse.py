@@ -260,7 +260,11 @@ def _results(saved: dict[str, Any]) -> None:
 
 def reuse_view(net: Network) -> None:
     """Train the current architecture on the digits, then its Figure 5."""
-    variant = training_variant(net.config)
+    try:
+        variant = training_variant(net.config)
+    except ConfigError as err:
+        st.error(str(err)[:1].upper() + str(err)[1:], icon=":material/block:")
+        return
     if variant.changes:
         st.info(
             "Trained on scikit-learn's 1,797 handwritten digits (8×8, grey, 10 classes) with "
