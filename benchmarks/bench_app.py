@@ -1,7 +1,7 @@
 """How long the page takes to follow a slider.
 
 In one process, with Streamlit's AppTest: for densenet121 and densenet264, on
-each view, the script's rerun time after the growth-rate slider moves to a
+each view (Compare with the preset pinned as A), the script's rerun time after the growth-rate slider moves to a
 value not seen before (so no cache helps), as the median of a few moves.
 Targets: at most 0.3 s for densenet121's default view, at most 1 s for every
 view of every preset.
@@ -18,8 +18,22 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from densviz.config import PRESETS
+from densviz.ui.state import PIN_KEY, Pinned
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = ["Growth", "Graph", "Connectivity", "Volume", "Layers", "Memory", "Forward pass", "Export"]
+VIEWS = [
+    "Growth",
+    "Graph",
+    "Connectivity",
+    "Volume",
+    "Layers",
+    "Memory",
+    "Compare",
+    "Forward pass",
+    "Feature reuse",
+    "Export",
+]
 DEFAULT_TARGET_S, ANY_TARGET_S = 0.3, 1.0
 
 
@@ -38,6 +52,8 @@ def main() -> None:
         k = 32
         for view in VIEWS:
             at.session_state["view"] = view
+            if view == "Compare":  # compare against the preset itself: two plans, two overview graphs
+                at.session_state[PIN_KEY] = Pinned(PRESETS[preset].config, PRESETS[preset].input, preset)
             at.run()  # the view's first drawing, not timed
             times = []
             for _ in range(args.moves):

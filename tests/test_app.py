@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -165,11 +166,25 @@ def test_the_numbers_get_verified_against_pytorch() -> None:
     assert "verified against the PyTorch model: all 44" in captions
 
 
-def test_the_export_view_waits_for_the_check_instead_of_polling() -> None:
+def test_the_export_view_does_not_poll_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
     # a polling run would drop the deferred downloads' files before the browser fetched them
+    import densviz.ui.cached as cached
+
+    gate = threading.Event()
+    real = cached._verify
+
+    def slow(cfg: DenseNetConfig, hw: tuple[int, int]) -> object:
+        gate.wait(30)
+        return real(cfg, hw)
+
+    monkeypatch.setattr(cached, "_verify", slow)
     cfg = PRESETS["tiny"].config.replace(growth_rate=11, num_init_features=22)  # not checked before in this process
     at = start({**to_query(cfg, PRESETS["tiny"].input), "view": "Export"})
     assert "_verify_polling" not in at.session_state
+    assert any("does not refresh on its own" in c.value for c in at.caption)
+    gate.set()
+    cached.verify_service().request(cfg, PRESETS["tiny"].input).result(30)
+    at.run()  # the user's next change or click
     assert any("verified against the PyTorch model" in c.value for c in at.caption)
 
 

@@ -169,13 +169,14 @@ def _sidebar() -> None:
 
 
 # Views with deferred downloads: any script run, a polling fragment's included, drops their files
-# before the browser fetches them, so there the page waits for the check instead of polling.
-_WAIT_FOR_CHECK = frozenset({"Export"})
-_WAIT_LIMIT_S = 20.0
+# before the browser fetches them, so there the badge does not poll (waiting for the check instead
+# would cost up to 1.5 s per change).
+_NO_POLLING = frozenset({"Export"})
+_WAIT_S = 0.3
 
 
-def _verify_badge(cfg: DenseNetConfig, spec: InputSpec, *, wait: bool = False) -> None:
-    """A mark once the background check against PyTorch agrees; polls while it runs (or waits, with ``wait``)."""
+def _verify_badge(cfg: DenseNetConfig, spec: InputSpec, *, poll: bool = True) -> None:
+    """A mark once the background check against PyTorch agrees; polls while it runs, unless ``poll`` is false."""
     owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
 
     def show() -> None:
@@ -201,14 +202,17 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec, *, wait: bool = False) -
             st.rerun()
 
     job = cached.verify_service().request(cfg, spec, owner)
-    if wait and not job.done():
-        with (
-            st.spinner("Checking these numbers against the real PyTorch model…"),
-            contextlib.suppress(TimeoutError, CancelledError),  # then poll as usual, below
-        ):
-            job.result(timeout=_WAIT_LIMIT_S)
+    if not poll and not job.done():
+        with contextlib.suppress(TimeoutError, CancelledError):  # a small network is checked by now
+            job.result(timeout=_WAIT_S)
     if job.done():
         show()
+    elif not poll:
+        st.caption(
+            ":material/hourglass_top: checking these numbers against the real PyTorch model in the background; "
+            "this view does not refresh on its own (a refresh would interrupt a download), so the mark shows "
+            "after your next change"
+        )
     else:
         st.session_state["_verify_polling"] = True
         st.fragment(show, run_every=0.5)()
@@ -315,7 +319,7 @@ def main() -> None:
     else:
         previous = shown[2]
     headline(plan, previous)
-    _verify_badge(cfg, spec, wait=st.session_state.get(VIEW_KEY) in _WAIT_FOR_CHECK)
+    _verify_badge(cfg, spec, poll=st.session_state.get(VIEW_KEY) not in _NO_POLLING)
     _explain(plan)
 
     view = st.segmented_control("View", views, key=VIEW_KEY, required=True, label_visibility="collapsed") or views[0]
