@@ -9,7 +9,7 @@ run's event. The trained model lives in the session that trained it.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,18 +149,26 @@ def _finish(job: TrainJob) -> None:
 
 
 def _watch(job: TrainJob) -> None:
-    """Progress bar, live curve and Stop while the run trains; one full rerun when it ends."""
+    """Progress bar, live curve and Stop while the run trains, then one rerun that shows the results.
 
-    def show() -> None:
-        assert job.future is not None
-        if job.future.done():
-            _finish(job)
-            st.rerun()
-        st.progress(job.log.fraction, text=_progress_text(job.log, job.options))
-        st.button("Stop", icon=":material/stop:", key="reuse_stop", on_click=job.stop.set, disabled=job.stop.is_set())
-        st.plotly_chart(curve_figure(job.log, "Training (live)"), width="stretch", key="reuse_live")
-
-    st.fragment(show, run_every=1.0)()
+    The script waits here, redrawing twice a second (the training itself runs in
+    the service's thread). Any click, Stop's included, interrupts the wait and
+    reruns the page, which comes back here while the run goes on. Polling with a
+    ``run_every`` fragment instead lost the fragment now and then in a real
+    browser, when the check's badge reran the page at the same moment.
+    """
+    assert job.future is not None
+    bar = st.progress(0.0, text=_progress_text(job.log, job.options))
+    st.button("Stop", icon=":material/stop:", key="reuse_stop", on_click=job.stop.set, disabled=job.stop.is_set())
+    chart = st.empty()
+    frame = 0
+    while not job.future.done():
+        frame += 1
+        bar.progress(job.log.fraction, text=_progress_text(job.log, job.options))
+        chart.plotly_chart(curve_figure(job.log, "Training (live)"), width="stretch", key=f"reuse_live_{frame}")
+        wait([job.future], timeout=0.5)  # wakes at the end, or after 0.5 s
+    _finish(job)
+    st.rerun()
 
 
 def _use_in_forward() -> None:
