@@ -166,26 +166,35 @@ def test_the_numbers_get_verified_against_pytorch() -> None:
     assert "verified against the PyTorch model: all 44" in captions
 
 
-def test_the_export_view_does_not_poll_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a polling run would drop the deferred downloads' files before the browser fetched them
+def test_the_page_is_drawn_before_the_check_and_the_mark_replaces_checking(monkeypatch: pytest.MonkeyPatch) -> None:
+    # no polling: the run draws everything, then waits for the check and puts the mark in place
     import densviz.ui.cached as cached
 
     gate = threading.Event()
     real = cached._verify
+    seen: list[bool] = []
 
     def slow(cfg: DenseNetConfig, hw: tuple[int, int]) -> object:
         gate.wait(30)
         return real(cfg, hw)
 
+    def open_gate_once_the_view_is_drawn(net: object) -> None:
+        views_export(net)
+        seen.append(True)
+        gate.set()  # the check ends only after the whole view was drawn
+
+    import densviz.ui.page as page
+    import densviz.ui.views as views
+
+    views_export = views.VIEWS["Export"]
     monkeypatch.setattr(cached, "_verify", slow)
+    monkeypatch.setitem(page.VIEWS, "Export", open_gate_once_the_view_is_drawn)
     cfg = PRESETS["tiny"].config.replace(growth_rate=11, num_init_features=22)  # not checked before in this process
     at = start({**to_query(cfg, PRESETS["tiny"].input), "view": "Export"})
-    assert "_verify_polling" not in at.session_state
-    assert any("does not refresh on its own" in c.value for c in at.caption)
-    gate.set()
-    cached.verify_service().request(cfg, PRESETS["tiny"].input).result(30)
-    at.run()  # the user's next change or click
-    assert any("verified against the PyTorch model" in c.value for c in at.caption)
+    captions = [c.value for c in at.caption]
+    assert seen == [True]
+    assert any("verified against the PyTorch model" in c for c in captions)
+    assert not any("checking these numbers" in c for c in captions)
 
 
 def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from concurrent.futures import CancelledError
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import streamlit as st
@@ -168,54 +168,59 @@ def _sidebar() -> None:
     )
 
 
-# Views with deferred downloads: any script run, a polling fragment's included, drops their files
-# before the browser fetches them, so there the badge does not poll (waiting for the check instead
-# would cost up to 1.5 s per change).
-_NO_POLLING = frozenset({"Export"})
-_WAIT_S = 0.3
+_CHECK_WAIT_S = 60.0
 
 
-def _verify_badge(cfg: DenseNetConfig, spec: InputSpec, *, poll: bool = True) -> None:
-    """A mark once the background check against PyTorch agrees; polls while it runs, unless ``poll`` is false."""
-    owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
-
-    def show() -> None:
-        job = cached.verify_service().request(cfg, spec, owner)  # asks again if it was dropped
-        if not job.done():
-            st.caption(":material/hourglass_top: checking these numbers against the real PyTorch model…")
-            return
-        if job.cancelled():
-            return
-        outcome = job.result()
-        if outcome.error:
-            st.caption(f":material/warning: {outcome.error}")
-        elif outcome.ok:
-            st.caption(
-                f":material/verified: verified against the PyTorch model: all {outcome.checks:,} shapes, parameter and MAC counts agree "
-                f"(built on the meta device in {outcome.elapsed_s:.2f} s)"
-            )
-        else:
-            st.error("The plan disagrees with the PyTorch model: " + "; ".join(outcome.mismatches))
-        if st.session_state.pop("_verify_polling", False):
-            # One full rerun ends the polling. Every run, fragment runs included, drops
-            # the files of deferred downloads not yet fetched, so polling must not go on.
-            st.rerun()
-
-    job = cached.verify_service().request(cfg, spec, owner)
-    if not poll and not job.done():
-        with contextlib.suppress(TimeoutError, CancelledError):  # a small network is checked by now
-            job.result(timeout=_WAIT_S)
-    if job.done():
-        show()
-    elif not poll:
+def _show_outcome(job: Future[cached.VerifyOutcome]) -> None:
+    if job.cancelled():
+        return
+    outcome = job.result()
+    if outcome.error:
+        st.caption(f":material/warning: {outcome.error}")
+    elif outcome.ok:
         st.caption(
-            ":material/hourglass_top: checking these numbers against the real PyTorch model in the background; "
-            "this view does not refresh on its own (a refresh would interrupt a download), so the mark shows "
-            "after your next change"
+            f":material/verified: verified against the PyTorch model: all {outcome.checks:,} shapes, parameter and MAC counts agree "
+            f"(built on the meta device in {outcome.elapsed_s:.2f} s)"
         )
     else:
-        st.session_state["_verify_polling"] = True
-        st.fragment(show, run_every=0.5)()
+        st.error("The plan disagrees with the PyTorch model: " + "; ".join(outcome.mismatches))
+
+
+def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> Callable[[], None] | None:
+    """The mark of the background check against PyTorch.
+
+    Done already: drawn now. Otherwise a "checking" line is drawn and the
+    returned function, called once the rest of the page is drawn, waits for the
+    check (at most a minute) and puts the mark in its place. The page is on
+    screen meanwhile, and any click interrupts the wait with its own rerun.
+    Polling with a ``run_every`` fragment instead ended with a rerun of the
+    page that could swallow a click made at that moment and drop the files of
+    deferred downloads.
+    """
+    owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
+    job = cached.verify_service().request(cfg, spec, owner)
+    if job.done():
+        _show_outcome(job)
+        return None
+    slot = st.empty()
+    slot.caption(":material/hourglass_top: checking these numbers against the real PyTorch model…")
+
+    def finish() -> None:
+        try:
+            job.result(timeout=_CHECK_WAIT_S)
+        except CancelledError:
+            slot.empty()
+            return
+        except TimeoutError:
+            slot.caption(
+                ":material/hourglass_top: still checking these numbers against the real PyTorch model; "
+                "the mark shows after your next change"
+            )
+            return
+        with slot.container():
+            _show_outcome(job)
+
+    return finish
 
 
 def _explain(plan: ArchitecturePlan) -> None:
@@ -319,9 +324,11 @@ def main() -> None:
     else:
         previous = shown[2]
     headline(plan, previous)
-    _verify_badge(cfg, spec, poll=st.session_state.get(VIEW_KEY) not in _NO_POLLING)
+    finish_check = _verify_badge(cfg, spec)
     _explain(plan)
 
     view = st.segmented_control("View", views, key=VIEW_KEY, required=True, label_visibility="collapsed") or views[0]
     VIEWS[view](Network(cfg, spec, plan))
     _sync_query(cfg, spec, view)
+    if finish_check is not None:
+        finish_check()

@@ -1,9 +1,9 @@
 """The feature-reuse view: train the current DenseNet on the digits, then see the paper's Figure 5 for it.
 
 Training runs in one background thread per process (:class:`TrainingService`;
-a second user's run waits for the first), so the page stays live: a fragment
-polls the run's log for the progress bar and the live curve, and Stop sets the
-run's event. The trained model lives in the session that trained it.
+a second user's run waits for the first). The page waits for it, redrawing the
+progress bar and the live curve from the run's log; Stop sets the run's event.
+The trained model lives in the session that trained it.
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ def _watch(job: TrainJob) -> None:
     The script waits here, redrawing twice a second (the training itself runs in
     the service's thread). Any click, Stop's included, interrupts the wait and
     reruns the page, which comes back here while the run goes on. Polling with a
-    ``run_every`` fragment instead lost the fragment now and then in a real
-    browser, when the check's badge reran the page at the same moment.
+    ``run_every`` fragment instead proved fragile in a real browser: the rerun
+    that ends the polling can swallow a click made at that moment.
     """
     assert job.future is not None
     bar = st.progress(0.0, text=_progress_text(job.log, job.options))
