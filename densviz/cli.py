@@ -463,7 +463,7 @@ def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
 def _cmd_reuse(args: argparse.Namespace) -> int:
     import torch
 
-    from densviz.reuse import readings, reuse_files, reuse_maps, run_command, train
+    from densviz.reuse import WEIGHTS_FILE, readings, reuse_files, reuse_maps, run_command, train
 
     variant, options, threads = reuse_options(args)
     if threads is not None:
@@ -510,7 +510,7 @@ def _cmd_reuse(args: argparse.Namespace) -> int:
     for name in files:
         print(out / name)
     print(
-        f"densviz: classify digits with the trained weights: {run_command(variant, str(out / 'densenet-digits.safetensors'))}",
+        f"densviz: classify digits with the trained weights: {run_command(variant, str(out / WEIGHTS_FILE))}",
         file=sys.stderr,
     )
     return 0

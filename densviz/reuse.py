@@ -208,11 +208,11 @@ def _raw_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_tr, x_te, y_tr, y_te
 
 
-def _prepare(images: np.ndarray, size: int, in_channels: int, mean: float, std: float) -> Tensor:
+def _prepare(images: np.ndarray, hw: tuple[int, int], in_channels: int, mean: float, std: float) -> Tensor:
     x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)  # (N, 1, 8, 8)
     x = (x - mean) / std
-    if size != DIGITS_SIZE:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)  # (N, 1, S, S)
+    if hw != (DIGITS_SIZE, DIGITS_SIZE):
+        x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)  # (N, 1, H, W)
     if in_channels != 1:
         x = x.expand(-1, in_channels, -1, -1)
     return x.contiguous()
@@ -224,9 +224,9 @@ def digits(size: int = DIGITS_SIZE, in_channels: int = 1) -> Digits:
     x_tr, x_te, y_tr, y_te = _raw_digits()
     mean, std = float(x_tr.mean()), float(x_tr.std())
     return Digits(
-        _prepare(x_tr, size, in_channels, mean, std),
+        _prepare(x_tr, (size, size), in_channels, mean, std),
         torch.from_numpy(y_tr).long(),
-        _prepare(x_te, size, in_channels, mean, std),
+        _prepare(x_te, (size, size), in_channels, mean, std),
         torch.from_numpy(y_te).long(),
         mean,
         std,
@@ -239,13 +239,9 @@ def digit_batch(batch: int, height: int, width: int, in_channels: int = 1) -> tu
     Scaled like the training data; H×W other than 8×8 by bilinear interpolation.
     """
     _, x_te, _, y_te = _raw_digits()
-    x_tr = _raw_digits()[0]
     picks = [i % len(x_te) for i in range(batch)]
-    x = torch.from_numpy(x_te[picks]).unsqueeze(1)  # (N, 1, 8, 8)
-    x = (x - float(x_tr.mean())) / float(x_tr.std())
-    if (height, width) != (DIGITS_SIZE, DIGITS_SIZE):
-        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)  # (N, 1, H, W)
-    return x.expand(-1, in_channels, -1, -1).contiguous(), [int(y_te[i]) for i in picks]
+    scale = digits()
+    return _prepare(x_te[picks], (height, width), in_channels, scale.mean, scale.std), [int(y_te[i]) for i in picks]
 
 
 # --- training --------------------------------------------------------------------
@@ -332,6 +328,12 @@ class TrainLog:
     losses: list[tuple[int, float, float]] = field(default_factory=list)  # (step, seconds, loss)
     epochs: list[EpochRecord] = field(default_factory=list)
     done: bool = False
+
+    @classmethod
+    def for_run(cls, options: TrainOptions) -> TrainLog:
+        """An empty log sized for ``options`` (steps = epochs × batches of the training digits)."""
+        n = len(_raw_digits()[0])
+        return cls(total_steps=options.epochs * math.ceil(n / options.batch_size), max_seconds=options.max_seconds)
 
     @property
     def fraction(self) -> float:
@@ -436,17 +438,15 @@ def train(
     device = choose_device(options.device)
     data = digits(variant.size, variant.config.in_channels)
     n = len(data.x_train)
-    steps_per_epoch = math.ceil(n / options.batch_size)
-    if log is None:
-        log = TrainLog(total_steps=options.epochs * steps_per_epoch, max_seconds=options.max_seconds)
+    log = log if log is not None else TrainLog.for_run(options)
     x_tr, y_tr = data.x_train.to(device), data.y_train.to(device)
     x_te, y_te = data.x_test.to(device), data.y_test.to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
         model = build_model(variant.config, device=device)
     gen = torch.Generator().manual_seed(options.seed)
-    decay = [p for name, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for name, p in model.named_parameters() if p.ndim <= 1]
+    decay = [p for p in model.parameters() if p.ndim > 1]  # weights; not BN scales and biases
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
         [{"params": decay, "weight_decay": options.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=options.lr,

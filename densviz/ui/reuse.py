@@ -71,8 +71,7 @@ class TrainingService:
         # Load the digits (and import scikit-learn) here in the script thread: imported for the first
         # time in the worker while the script imports plotly, pandas was seen half-initialised.
         digits(variant.size, variant.config.in_channels)
-        steps = options.epochs * -(-1437 // options.batch_size)
-        job = TrainJob(variant, options, TrainLog(total_steps=steps, max_seconds=options.max_seconds))
+        job = TrainJob(variant, options, TrainLog.for_run(options))
         job.future = self._pool.submit(_train, job)
         return job
 
