@@ -37,6 +37,7 @@ from densviz.runtime import (
     supported_precisions,
     training_step_peak,
 )
+from densviz.ui.state import TRAINED_WEIGHTS
 from densviz.ui.views import Network
 from densviz.units import format_bytes
 
@@ -72,7 +73,7 @@ def _weights(net: Network) -> tuple[str, bytes, str] | None:
     upload = st.session_state.get("forward_weights")
     if upload is not None:
         return upload.name, upload.getvalue(), upload.name
-    trained = st.session_state.get("trained_weights")
+    trained = st.session_state.get(TRAINED_WEIGHTS)
     if trained and trained["config"] == net.config:
         return trained["name"], trained["data"], trained["label"]
     return None

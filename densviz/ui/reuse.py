@@ -36,12 +36,11 @@ from densviz.reuse import (
 from densviz.runtime import save_weights
 from densviz.ui import state
 from densviz.ui.forward import device_select
-from densviz.ui.state import CUSTOM, VIEW_KEY
+from densviz.ui.state import CUSTOM, TRAINED_WEIGHTS, VIEW_KEY
 from densviz.ui.views import Network
 
 _JOB = "reuse_job"
 _RESULT = "reuse_result"
-TRAINED_WEIGHTS = "trained_weights"  # read by the forward-pass view
 
 
 @dataclass

@@ -33,6 +33,7 @@ CUSTOM = "custom"
 DEFAULT_PRESET = "densenet121"
 PIN_KEY = "compare_a"  # the design pinned as A in the Compare view
 PIN_PREFIX = "a_"  # its settings in the link: a_preset=…, or a_growth_rate=… and the rest
+TRAINED_WEIGHTS = "trained_weights"  # weights trained in the Feature reuse view, for the Forward pass view
 MAX_UPLOAD_BYTES = 64 * 1024  # a config JSON is a few hundred bytes
 VIEW_KEY = "view"
 
