@@ -39,18 +39,7 @@ def _timed(view: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = [
-    "Growth",
-    "Graph",
-    "Connectivity",
-    "Volume",
-    "Layers",
-    "Memory",
-    "Compare",
-    "Forward pass",
-    "Feature reuse",
-    "Export",
-]
+VIEWS = list(views.VIEWS)  # every view, in the selector's order
 DEFAULT_TARGET_S, ANY_TARGET_S = 0.3, 1.0
 
 

@@ -68,6 +68,7 @@ def test_default_page_is_densenet121(app: AppTest) -> None:
 @pytest.mark.parametrize("preset", ["tiny", "densenet121", "densenet_bc100_k12"])
 def test_every_view_renders(preset: str) -> None:
     at = start({"preset": preset})
+    assert at.segmented_control(key="view").options == VIEWS  # the selector offers these, in this order
     for view in VIEWS:
         at.session_state["view"] = view
         at.run()
