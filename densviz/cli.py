@@ -269,11 +269,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-def _optional_int(name: str, text: str | None, allowed: str) -> int | None:
+def _optional(name: str, text: str | None, allowed: str, kind: type[int] | type[float] = int) -> Any:
+    """A flag's number (``kind`` int or float), ``None`` when absent; a ConfigError naming it when not a number."""
     if text is None:
         return None
     try:
-        return int(text)
+        return kind(text)
     except ValueError:
         raise ConfigError(name, text, allowed) from None
 
@@ -285,8 +286,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     formats = parse_formats(args.formats)
     if args.direction not in ("TB", "LR"):
         raise ConfigError("direction", args.direction, "TB (top to bottom) or LR (left to right)")
-    block = _optional_int("block", args.block, f"a block number from 1 to {len(plan.blocks)}")
-    max_full = _optional_int("max_full_layers", args.max_full_layers, "a positive integer")
+    block = _optional("block", args.block, f"a block number from 1 to {len(plan.blocks)}")
+    max_full = _optional("max_full_layers", args.max_full_layers, "a positive integer")
     start = time.perf_counter()
     result = export(
         plan,
@@ -329,9 +330,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     state = _state(args)
     cfg, spec = state.config, state.input
-    runs = _optional_int("runs", args.runs, "an integer from 1 to 1,000")
-    warmup = _optional_int("warmup", args.warmup, "an integer from 0 to 100")
-    threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024")
+    runs = _optional("runs", args.runs, "an integer from 1 to 1,000")
+    warmup = _optional("warmup", args.warmup, "an integer from 0 to 100")
+    threads = _optional("threads", args.threads, "an integer from 1 to 1,024")
     if args.dtype not in ("fp32", "bf16", "fp16"):
         raise ConfigError("dtype", args.dtype, "fp32, bf16 or fp16")
     options = RunOptions(
@@ -420,15 +421,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1
 
 
-def _optional_float(name: str, text: str | None, allowed: str) -> float | None:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(name, text, allowed) from None
-
-
 def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     """``densviz reuse``'s flags read and checked: (variant, training options, threads), before any work.
 
@@ -440,12 +432,12 @@ def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
 
     state = _state(args)
     variant = training_variant(state.config)
-    epochs = _optional_int("epochs", args.epochs, "an integer from 1 to 200")
-    seed = _optional_int("seed", args.seed, "an integer from 0 to 2³²−1")
-    batch = _optional_int("batch_size", args.batch_size, "an integer from 1 to 1,437")
-    threads = _optional_int("threads", args.threads, "an integer from 1 to 1,024")
-    max_seconds = _optional_float("max_seconds", args.max_seconds, "a number of seconds above 0 and at most 3,600")
-    lr = _optional_float("lr", args.lr, "a number in (0, 10]")
+    epochs = _optional("epochs", args.epochs, "an integer from 1 to 200")
+    seed = _optional("seed", args.seed, "an integer from 0 to 2³²−1")
+    batch = _optional("batch_size", args.batch_size, "an integer from 1 to 1,437")
+    threads = _optional("threads", args.threads, "an integer from 1 to 1,024")
+    max_seconds = _optional("max_seconds", args.max_seconds, "a number of seconds above 0 and at most 3,600", float)
+    lr = _optional("lr", args.lr, "a number in (0, 10]", float)
     options = TrainOptions(
         epochs=3 if epochs is None else epochs,
         max_seconds=max_seconds,

@@ -816,7 +816,7 @@ def run_command(variant: TrainVariant, weights_path: str) -> str:
     return f"densviz run {' '.join(flags)} --input-size {variant.size} --image digits --weights {weights_path}"
 
 
-def reuse_files(result: TrainResult, *, images: bool = True) -> tuple[dict[str, bytes], list[str]]:
+def reuse_files(result: TrainResult) -> tuple[dict[str, bytes], list[str]]:
     """Everything a run leaves: heat maps (PNG, SVG, HTML), ``training.json`` and the weights.
 
     Returns:
@@ -829,12 +829,11 @@ def reuse_files(result: TrainResult, *, images: bool = True) -> tuple[dict[str, 
     fig = reuse_figure(maps, caption(result))
     files: dict[str, bytes] = {}
     notes: list[str] = []
-    if images:
-        try:
-            png, svg = chart_images([(fig, "png"), (fig, "svg")])
-            files["reuse.png"], files["reuse.svg"] = png, svg
-        except ChartImageUnavailableError as err:
-            notes.append(str(err))
+    try:
+        png, svg = chart_images([(fig, "png"), (fig, "svg")])
+        files["reuse.png"], files["reuse.svg"] = png, svg
+    except ChartImageUnavailableError as err:
+        notes.append(str(err))
     files["reuse.html"] = chart_html(fig).encode()
     files["training.json"] = training_json(result, maps).encode()
     files[WEIGHTS_FILE] = save_weights(result.model)
