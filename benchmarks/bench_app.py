@@ -24,7 +24,7 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 import densviz.ui.views as views
-from densviz.config import PRESETS
+from densviz.core.config import PRESETS
 from densviz.ui.state import PIN_KEY, Pinned
 
 _drawn: list[float] = []

@@ -22,8 +22,8 @@ import time
 import torch
 
 from densviz import PRESETS, InputSpec, build_model, make_plan
-from densviz.runtime import Precision, matmul_peak_gflops, random_input, training_step_peak
-from densviz.units import format_bytes
+from densviz.core.units import format_bytes
+from densviz.run import Precision, matmul_peak_gflops, random_input, training_step_peak
 
 SPEEDUP_TARGET, PEAK_TARGET, MEMORY_TARGET = 2.5, 0.60, 0.55
 

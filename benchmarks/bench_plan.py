@@ -20,7 +20,7 @@ import torchinfo
 from timing import median_seconds  # benchmarks/timing.py
 
 from densviz import PRESETS, InputSpec, build_model, make_plan
-from densviz.verify import verify
+from densviz.nn.verify import verify
 
 TARGET = 100.0
 

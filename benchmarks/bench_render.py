@@ -16,10 +16,10 @@ import argparse
 from timing import median_seconds  # benchmarks/timing.py
 
 from densviz import PRESETS, make_plan
-from densviz.charts import CHARTS
+from densviz.draw.charts import CHARTS
+from densviz.draw.graph import Detail, build_graph
+from densviz.draw.render import render, to_dot
 from densviz.export import chart_html
-from densviz.graph import Detail, build_graph
-from densviz.render import render, to_dot
 
 TARGET_S = 1.0
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from densviz.cli import main as cli_main
-from densviz.config import PRESETS, ConfigError, parse_state, state_from_json, to_query
+from densviz.core.config import PRESETS, ConfigError, parse_state, state_from_json, to_query
 
 KEYS = [
     "growth_rate",
@@ -167,7 +167,7 @@ def run(examples: int) -> None:
         tally("config JSON (file / upload)", lambda: state_from_json(data), (ConfigError,))
 
     from densviz import build_model
-    from densviz.runtime import ImageError, WeightsError, load_image, load_weights
+    from densviz.run import ImageError, WeightsError, load_image, load_weights
 
     png = io.BytesIO()
     from PIL import Image

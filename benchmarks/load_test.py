@@ -31,7 +31,7 @@ from pathlib import Path
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve  # benchmarks/streamlit_server.py
 
 from densviz import PRESETS, InputSpec, make_plan
-from densviz.units import format_bytes, format_count
+from densviz.core.units import format_bytes, format_count
 
 
 @dataclass

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from densviz.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
-from densviz.plan import make_plan
+from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
+from densviz.core.plan import make_plan
 
 if TYPE_CHECKING:
-    from densviz.model import build_model
+    from densviz.nn.model import build_model
 
 __all__ = ["PRESETS", "ConfigError", "DenseNetConfig", "InputSpec", "build_model", "make_plan"]
 __version__ = "0.1.0"
@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
     # build_model needs torch; import it only when asked, so that the plan stays
     # usable (and fast to import) without torch.
     if name == "build_model":
-        from densviz.model import build_model
+        from densviz.nn.model import build_model
 
         return build_model
     raise AttributeError(f"module 'densviz' has no attribute {name!r}")

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from densviz.charts import CHARTS, ChartKind
-from densviz.config import ConfigError, state_to_json
-from densviz.graph import DEFAULT_MAX_FULL_LAYERS, Detail, check_graph_options
-from densviz.plan import ArchitecturePlan
-from densviz.render import DEFAULT_TIMEOUT_S, GraphFormat, RenderError, draw, render
+from densviz.core.config import ConfigError, state_to_json
+from densviz.core.plan import ArchitecturePlan
+from densviz.draw.charts import CHARTS, ChartKind
+from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail, check_graph_options
+from densviz.draw.render import DEFAULT_TIMEOUT_S, GraphFormat, RenderError, draw, render
 
 __all__ = [
     "ChartImageUnavailableError",

@@ -7,7 +7,7 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from densviz.config import DenseNetConfig, InputSpec, Stem, min_input_size
+from densviz.core.config import DenseNetConfig, InputSpec, Stem, min_input_size
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)

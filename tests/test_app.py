@@ -11,9 +11,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from densviz.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
-from densviz.plan import make_plan
-from densviz.units import format_bytes, format_count, format_macs
+from densviz.core.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
+from densviz.core.plan import make_plan
+from densviz.core.units import format_bytes, format_count, format_macs
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 VIEWS = [
@@ -199,7 +199,7 @@ def test_the_page_is_drawn_before_the_check_and_the_mark_replaces_checking(monke
 
 
 def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    from densviz.config import state_to_json
+    from densviz.core.config import state_to_json
     from densviz.ui import state
 
     session: dict[str, object] = {}
@@ -238,7 +238,7 @@ def test_forward_pass_view_runs_the_network() -> None:
 
 
 def test_fault_no_dot_binary(monkeypatch: pytest.MonkeyPatch) -> None:
-    import densviz.render as render
+    import densviz.draw.render as render
 
     monkeypatch.setattr(render.shutil, "which", lambda _name: None)
     at = start({"preset": "tiny", "growth_rate": "7", "view": "Graph"})  # a config no cache has drawn
@@ -265,7 +265,7 @@ def test_fault_out_of_memory_during_a_run(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_fault_a_device_that_disappears(monkeypatch: pytest.MonkeyPatch) -> None:
     import densviz.ui.forward as forward
-    from densviz.runtime import DeviceInfo
+    from densviz.run import DeviceInfo
 
     # The page offered a GPU; by the time Run is pressed, the machine has none.
     monkeypatch.setattr(

@@ -7,10 +7,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from densviz.config import PRESETS, to_query
-from densviz.plan import make_plan
+from densviz.core.config import PRESETS, to_query
+from densviz.core.plan import make_plan
+from densviz.core.units import format_bytes, format_count, format_macs
 from densviz.reuse import training_variant
-from densviz.units import format_bytes, format_count, format_macs
 from tests.test_app import start
 
 TINY = PRESETS["tiny"]
@@ -157,7 +157,7 @@ def test_training_controls_are_bounded(field: str) -> None:
 
 
 def test_a_network_the_digits_cannot_feed_gets_a_sentence_not_a_traceback() -> None:
-    from densviz.config import DenseNetConfig, InputSpec, Stem
+    from densviz.core.config import DenseNetConfig, InputSpec, Stem
 
     cfg = DenseNetConfig(growth_rate=4, block_config=(1,) * 8, stem=Stem.CIFAR, num_classes=10)
     at = start({**to_query(cfg, InputSpec.square(128)), "view": "Feature reuse"})

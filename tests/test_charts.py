@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from densviz.charts import (
+from densviz.core.config import PRESETS, ConfigError
+from densviz.core.plan import LayerKind, make_plan
+from densviz.draw.charts import (
     ChartKind,
     adjacency_figure,
     channel_growth_figure,
@@ -14,13 +16,11 @@ from densviz.charts import (
     spatial_volume_figure,
     volume_3d_figure,
 )
-from densviz.config import PRESETS, ConfigError
-from densviz.palette import block_color
-from densviz.plan import LayerKind, make_plan
+from densviz.draw.palette import block_color
 
 
 def plan_of(name: str, batch: int = 1):  # type: ignore[no-untyped-def]
-    from densviz.config import InputSpec
+    from densviz.core.config import InputSpec
 
     p = PRESETS[name]
     return make_plan(p.config, InputSpec(batch=batch, height=p.input.height, width=p.input.width))

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from densviz.cli import main
-from densviz.compare import compare
-from densviz.config import PRESETS
-from densviz.plan import make_plan
+from densviz.core.compare import compare
+from densviz.core.config import PRESETS
+from densviz.core.plan import make_plan
 
 
 def plan_of(name: str):  # type: ignore[no-untyped-def]

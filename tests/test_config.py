@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from densviz.config import (
+from densviz.core.config import (
     PRESETS,
     ConfigError,
     DenseNetConfig,

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import densviz.export as export_module
-from densviz.charts import ChartKind
 from densviz.cli import main
-from densviz.config import PRESETS, ConfigError, load_json
+from densviz.core.config import PRESETS, ConfigError, load_json
+from densviz.core.plan import make_plan
+from densviz.draw.charts import ChartKind
+from densviz.draw.render import dot_available
 from densviz.export import ChartImageUnavailableError, ExportFormat, chart_image, export, parse_formats
-from densviz.plan import make_plan
-from densviz.render import dot_available
 
 has_chromium = shutil.which("chromium") is not None or shutil.which("google-chrome") is not None
 needs_tools = pytest.mark.skipif(not (dot_available() and has_chromium), reason="needs Graphviz's dot and Chromium")
@@ -114,7 +114,7 @@ def test_zip_holds_what_was_asked(tmp_path: Path) -> None:
 def test_concurrent_chart_images_are_not_mixed_up() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from densviz.charts import channel_growth_figure
+    from densviz.draw.charts import channel_growth_figure
 
     figs = [
         channel_growth_figure(make_plan(PRESETS[n].config, PRESETS[n].input))

@@ -2,9 +2,9 @@
 
 import pytest
 
-from densviz.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
-from densviz.graph import FULL_LAYER_LIMIT, Detail, NodeKind, build_graph, members
-from densviz.plan import LayerKind, make_plan
+from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
+from densviz.core.plan import LayerKind, make_plan
+from densviz.draw.graph import FULL_LAYER_LIMIT, Detail, NodeKind, build_graph, members
 
 
 def plan_of(name: str):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "densviz"
 HEAVY = {"torch", "torchinfo", "plotly", "graphviz", "streamlit"}
 # Modules that must stay importable and fast without torch, plotly, graphviz or streamlit.
-PURE = ["config", "plan", "memory", "graph", "units"]
+PURE = ["core/config", "core/plan", "core/memory", "draw/graph", "core/units"]
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from densviz import build_model
-from densviz.config import PRESETS, ConfigError, DenseNetConfig, Stem
-from densviz.model import load_torchvision_state_dict, remap_legacy_keys
+from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, Stem
+from densviz.nn.model import load_torchvision_state_dict, remap_legacy_keys
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

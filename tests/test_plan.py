@@ -4,8 +4,8 @@ the paper's formulas, and a small network counted by hand."""
 import pytest
 from hypothesis import given
 
-from densviz.config import PRESETS, DenseNetConfig, InputSpec, Stem
-from densviz.plan import LayerKind, make_plan
+from densviz.core.config import PRESETS, DenseNetConfig, InputSpec, Stem
+from densviz.core.plan import LayerKind, make_plan
 from tests.conftest import configs_and_inputs
 
 # Issue #2's references at 1×3×224×224: torchvision's published parameters and

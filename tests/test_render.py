@@ -5,11 +5,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-import densviz.render as render_module
-from densviz.config import PRESETS
-from densviz.graph import Detail, build_graph
-from densviz.plan import make_plan
-from densviz.render import DotMissingError, GraphFormat, RenderTimeoutError, draw, render, to_dot
+import densviz.draw.render as render_module
+from densviz.core.config import PRESETS
+from densviz.core.plan import make_plan
+from densviz.draw.graph import Detail, build_graph
+from densviz.draw.render import DotMissingError, GraphFormat, RenderTimeoutError, draw, render, to_dot
 from tests.golden import check_golden
 
 needs_dot = pytest.mark.skipif(not render_module.dot_available(), reason="Graphviz's dot is not installed")

@@ -13,9 +13,9 @@ import torch
 from hypothesis import given, settings
 
 from densviz.cli import main
-from densviz.config import PRESETS, ConfigError, DenseNetConfig, Stem
-from densviz.model import DenseNet
-from densviz.plan import make_plan
+from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, Stem
+from densviz.core.plan import make_plan
+from densviz.nn.model import DenseNet
 from densviz.reuse import (
     TRAIN_MACS_BUDGET,
     WEIGHTS_FILE,
@@ -31,7 +31,7 @@ from densviz.reuse import (
     train,
     training_variant,
 )
-from densviz.runtime import load_weights
+from densviz.run import load_weights
 from tests.conftest import small_configs
 
 TINY = PRESETS["tiny"].config

@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-import densviz.runtime as rt
+import densviz.run as rt
 from densviz import build_model
 from densviz.cli import main
-from densviz.config import PRESETS, ConfigError, InputSpec
-from densviz.plan import make_plan
+from densviz.core.config import PRESETS, ConfigError, InputSpec
+from densviz.core.plan import make_plan
 
 TINY, TINY_INPUT = PRESETS["tiny"].config, PRESETS["tiny"].input
 
@@ -273,7 +273,7 @@ def test_a_run_over_its_time_budget_is_refused_up_front() -> None:
 
 
 def test_bf16_is_flagged_where_the_cpu_has_no_bf16_units(tmp_path: Path) -> None:
-    from densviz.runtime import Precision, cpu_bf16_native, precision_note
+    from densviz.run import Precision, cpu_bf16_native, precision_note
 
     avx2 = tmp_path / "avx2"
     avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")

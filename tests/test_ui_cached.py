@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import densviz.ui.cached as cached
-from densviz.config import PRESETS, InputSpec
+from densviz.core.config import PRESETS, InputSpec
 
 
 def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,8 +36,8 @@ def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytes
 
 
 def test_graph_downloads_follow_the_graph_views_settings() -> None:
+    from densviz.draw.graph import Detail
     from densviz.export import ExportFormat
-    from densviz.graph import Detail
 
     cfg, spec = PRESETS["tiny"].config, PRESETS["tiny"].input
 

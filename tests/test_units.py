@@ -1,6 +1,6 @@
 import pytest
 
-from densviz.units import format_bytes, format_count, format_macs, parse_bytes
+from densviz.core.units import format_bytes, format_count, format_macs, parse_bytes
 
 
 @pytest.mark.parametrize(

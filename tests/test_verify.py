@@ -4,9 +4,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from densviz.config import PRESETS, DenseNetConfig, InputSpec
-from densviz.plan import make_plan
-from densviz.verify import Quantity, torchinfo_totals, verify
+from densviz.core.config import PRESETS, DenseNetConfig, InputSpec
+from densviz.core.plan import make_plan
+from densviz.nn.verify import Quantity, torchinfo_totals, verify
 from tests.conftest import configs_and_inputs
 
 
@@ -23,7 +23,7 @@ def test_every_preset_matches_the_model(name: str) -> None:
 
 
 def test_verify_catches_a_wrong_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    import densviz.verify as verify_module
+    import densviz.nn.verify as verify_module
 
     real_build = verify_module.build_model
 
@@ -75,7 +75,7 @@ def test_verify_is_not_disturbed_by_forward_passes_in_other_threads() -> None:
     # CI: FlopCounterMode's per-module table counted another thread's modules.)
     import threading
 
-    from densviz.model import build_model
+    from densviz.nn.model import build_model
 
     stop = threading.Event()
     model = build_model(PRESETS["tiny"].config).eval()

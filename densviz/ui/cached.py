@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import streamlit as st
 
-from densviz.charts import ChartKind, adjacency_figure, make_chart, volume_3d_figure
-from densviz.config import DenseNetConfig, InputSpec
+from densviz.core.config import DenseNetConfig, InputSpec
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
+from densviz.core.plan import ArchitecturePlan, checked_plan
+from densviz.draw.charts import ChartKind, adjacency_figure, make_chart, volume_3d_figure
+from densviz.draw.graph import Detail
+from densviz.draw.render import Drawing, GraphFormat, draw
 from densviz.export import ExportFormat, export
-from densviz.graph import Detail
-from densviz.memory import DEFAULT_BUDGET_BYTES
-from densviz.plan import ArchitecturePlan, checked_plan
-from densviz.render import Drawing, GraphFormat, draw
 
 BUDGET_BYTES = DEFAULT_BUDGET_BYTES
 
@@ -117,7 +117,7 @@ def export_files(
 @st.cache_data(max_entries=16, show_spinner=False)
 def torchinfo_text(cfg: DenseNetConfig, spec: InputSpec) -> str:
     """Torchinfo's table of the same model (built on the meta device)."""
-    from densviz.verify import torchinfo_summary
+    from densviz.nn.verify import torchinfo_summary
 
     return str(torchinfo_summary(cfg, InputSpec(batch=1, height=spec.height, width=spec.width)))
 
@@ -144,7 +144,7 @@ class VerifyOutcome:
 def _verify(cfg: DenseNetConfig, hw: tuple[int, int]) -> VerifyOutcome:
     import torch
 
-    from densviz.verify import verify
+    from densviz.nn.verify import verify
 
     torch.set_num_threads(1)  # a shared server: one core per request
 
@@ -217,6 +217,6 @@ def verify_service() -> VerifyService:
     """
     import torch  # noqa: F401
 
-    import densviz.verify  # noqa: F401
+    import densviz.nn.verify  # noqa: F401
 
     return VerifyService()

@@ -6,15 +6,15 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from densviz.charts import growth_overlay_figure
-from densviz.compare import compare
-from densviz.config import PRESETS, ConfigError
-from densviz.graph import DEFAULT_MAX_FULL_LAYERS, Detail
+from densviz.core.compare import compare
+from densviz.core.config import PRESETS, ConfigError
+from densviz.core.units import format_bytes, format_count, format_macs
+from densviz.draw.charts import growth_overlay_figure
+from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.ui import cached, state
 from densviz.ui.panzoom import panzoom_page
 from densviz.ui.state import CUSTOM, PIN_KEY, Pinned, pinned_from
 from densviz.ui.views import Network
-from densviz.units import format_bytes, format_count, format_macs
 
 _METRICS: dict[str, tuple[str, Callable[[int], str]]] = {
     "params": ("Parameters", format_count),

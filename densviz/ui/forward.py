@@ -12,9 +12,10 @@ from typing import Any
 import streamlit as st
 import torch
 
-from densviz.config import ConfigError, InputSpec
-from densviz.plan import ArchitecturePlan, LayerKind, checked_plan
-from densviz.runtime import (
+from densviz.core.config import ConfigError, InputSpec
+from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
+from densviz.core.units import format_bytes
+from densviz.run import (
     MAX_IMAGE_BYTES,
     MAX_WEIGHTS_BYTES,
     ImageError,
@@ -39,7 +40,6 @@ from densviz.runtime import (
 )
 from densviz.ui.state import TRAINED_WEIGHTS
 from densviz.ui.views import Network
-from densviz.units import format_bytes
 
 _SOURCES = ["china", "flower", "digits", "upload", "random"]
 _SOURCE_LABELS = {

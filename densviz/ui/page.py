@@ -9,9 +9,9 @@ from typing import Any
 
 import streamlit as st
 
-from densviz.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
-from densviz.graph import DEFAULT_MAX_FULL_LAYERS, Detail
-from densviz.plan import ArchitecturePlan
+from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
+from densviz.core.plan import ArchitecturePlan
+from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.ui import cached, state
 from densviz.ui.state import CUSTOM, PIN_KEY, RANGES, VIEW_KEY, layers_key
 from densviz.ui.views import VIEWS, Network, headline

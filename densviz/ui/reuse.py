@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from densviz.config import ConfigError, InputSpec
+from densviz.core.config import ConfigError, InputSpec
 from densviz.reuse import (
     WEIGHTS_FILE,
     TrainLog,
@@ -33,7 +33,7 @@ from densviz.reuse import (
     training_json,
     training_variant,
 )
-from densviz.runtime import save_weights
+from densviz.run import save_weights
 from densviz.ui import state
 from densviz.ui.forward import device_select
 from densviz.ui.state import CUSTOM, TRAINED_WEIGHTS, VIEW_KEY

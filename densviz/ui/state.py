@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from densviz.config import (
+from densviz.core.config import (
     LIMITS,
     PRESETS,
     ConfigError,

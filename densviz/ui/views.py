@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from densviz.charts import ChartKind
-from densviz.config import DenseNetConfig, InputSpec, state_to_json
+from densviz.core.config import DenseNetConfig, InputSpec, state_to_json
+from densviz.core.plan import ArchitecturePlan
+from densviz.core.units import format_bytes, format_count, format_macs
+from densviz.draw.charts import ChartKind
+from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, FULL_LAYER_LIMIT, Detail
+from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
-from densviz.graph import DEFAULT_MAX_FULL_LAYERS, FULL_LAYER_LIMIT, Detail
-from densviz.plan import ArchitecturePlan
-from densviz.render import DOT_MISSING
 from densviz.ui import cached
 from densviz.ui.panzoom import panzoom_page
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
-from densviz.units import format_bytes, format_count, format_macs
 
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 _GRAPHVIZ_CHART_EDGE_LIMIT = 600  # the browser's own layout froze the tab beyond ~1,200 edges

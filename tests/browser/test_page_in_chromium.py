@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from densviz.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
-from densviz.plan import make_plan
-from densviz.units import format_count
+from densviz.core.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
+from densviz.core.plan import make_plan
+from densviz.core.units import format_count
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"

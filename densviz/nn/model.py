@@ -19,10 +19,10 @@ import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from densviz.config import ConfigError, DenseNetConfig, InputSpec, Stem, min_input_size, transition_channels
-from densviz.memory import DEFAULT_BUDGET_BYTES
-from densviz.plan import make_plan
-from densviz.units import format_bytes
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec, Stem, min_input_size, transition_channels
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
+from densviz.core.plan import make_plan
+from densviz.core.units import format_bytes
 
 __all__ = [
     "DenseBlock",

@@ -1,7 +1,7 @@
 """The analytic per-layer plan of a DenseNet: shapes, parameters, MACs, bytes.
 
 Pure Python arithmetic, no torch: a plan takes microseconds to milliseconds,
-so every slider move can afford one. ``densviz.verify`` proves it equal to the
+so every slider move can afford one. ``densviz.nn.verify`` proves it equal to the
 real PyTorch model.
 
 Conventions (the ones under which torchvision publishes 2.834 GMACs for
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from densviz.config import (
+from densviz.core.config import (
     DenseNetConfig,
     InputSpec,
     Stem,
@@ -24,7 +24,7 @@ from densviz.config import (
     conv_output_size,
     transition_channels,
 )
-from densviz.memory import DEFAULT_BUDGET_BYTES, MemoryEstimate, check_budget, estimate_memory
+from densviz.core.memory import DEFAULT_BUDGET_BYTES, MemoryEstimate, check_budget, estimate_memory
 
 __all__ = ["ArchitecturePlan", "BlockSummary", "LayerKind", "LayerPlan", "Totals", "checked_plan", "make_plan"]
 

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from densviz.config import ConfigError, DenseNetConfig, InputSpec
-from densviz.units import format_bytes
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.units import format_bytes
 
 if TYPE_CHECKING:
-    from densviz.plan import ArchitecturePlan, BlockSummary, LayerPlan
+    from densviz.core.plan import ArchitecturePlan, BlockSummary, LayerPlan
 
 __all__ = ["DEFAULT_BUDGET_BYTES", "LayerMemory", "MemoryEstimate", "check_budget", "estimate_memory"]
 
@@ -101,7 +101,7 @@ def estimate_memory(
         blocks: The plan's block summaries.
         param_bytes: Bytes of the parameters.
     """
-    from densviz.plan import LayerKind  # densviz.plan calls this function, so it is loaded already
+    from densviz.core.plan import LayerKind  # densviz.core.plan calls this function, so it is loaded already
 
     n = spec.batch
 

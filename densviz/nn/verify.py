@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from densviz.config import DenseNetConfig, InputSpec
-from densviz.model import build_model
-from densviz.plan import ArchitecturePlan, LayerKind, make_plan
+from densviz.core.config import DenseNetConfig, InputSpec
+from densviz.core.plan import ArchitecturePlan, LayerKind, make_plan
+from densviz.nn.model import build_model
 
 _COUNTING = threading.Lock()  # one FlopCounterMode at a time in this process
 

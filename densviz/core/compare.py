@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from densviz.plan import ArchitecturePlan, BlockSummary
+from densviz.core.plan import ArchitecturePlan, BlockSummary
 
 __all__ = ["BlockDiff", "Comparison", "MetricDiff", "compare"]
 

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import Tensor, nn
 
-from densviz.config import ConfigError, DenseNetConfig, InputSpec, Stem, min_input_size
-from densviz.model import DenseBlock, DenseNet, Transition, build_model
-from densviz.plan import make_plan
-from densviz.runtime import choose_device
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec, Stem, min_input_size
+from densviz.core.plan import make_plan
+from densviz.nn.model import DenseBlock, DenseNet, Transition, build_model
+from densviz.run import choose_device
 
 __all__ = [
     "DIGITS_SIZE",
@@ -523,7 +523,7 @@ def source_slices(in_channels: int, growth_rate: int, layers: int) -> list[slice
 
     Source 0 is the block's input (``in_channels`` maps: the stem's or the
     previous transition's), source s ≥ 1 is dense layer s (k maps each), in
-    the order :class:`densviz.model.DenseBlock` concatenates them.
+    the order :class:`densviz.nn.model.DenseBlock` concatenates them.
     """
     edges = [0, in_channels, *(in_channels + growth_rate * s for s in range(1, layers + 1))]
     return [slice(a, b) for a, b in pairwise(edges)]
@@ -805,7 +805,7 @@ def reuse_figure(maps: Sequence[ReuseMap], subtitle: str = "") -> Any:
 
 def run_command(variant: TrainVariant, weights_path: str) -> str:
     """The ``densviz run`` line that loads the trained weights and classifies held-out digits."""
-    from densviz.config import to_query
+    from densviz.core.config import to_query
 
     skip = {"batch", "height", "width", "drop_rate", "memory_efficient"}
     flags = [
@@ -823,7 +823,7 @@ def reuse_files(result: TrainResult) -> tuple[dict[str, bytes], list[str]]:
         (file name → bytes, notes): a note says what was left out and why (no Chromium: no PNG/SVG).
     """
     from densviz.export import ChartImageUnavailableError, chart_html, chart_images
-    from densviz.runtime import save_weights
+    from densviz.run import save_weights
 
     maps = reuse_maps(result.model)
     fig = reuse_figure(maps, caption(result))

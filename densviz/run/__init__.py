@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from densviz.config import ConfigError, DenseNetConfig, InputSpec
-from densviz.memory import DEFAULT_BUDGET_BYTES
-from densviz.model import DenseNet, build_model, remap_legacy_keys
-from densviz.plan import ArchitecturePlan, LayerKind, checked_plan
-from densviz.units import format_bytes
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
+from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
+from densviz.core.units import format_bytes
+from densviz.nn.model import DenseNet, build_model, remap_legacy_keys
 
 __all__ = [
     "DeviceInfo",

@@ -89,7 +89,7 @@ class _IntRange:
 
 
 # Upper bounds keep every config's plan small enough to compute in milliseconds;
-# the memory budget (densviz.memory) decides what may actually be built.
+# the memory budget (densviz.core.memory) decides what may actually be built.
 LIMITS: dict[str, _IntRange] = {
     "growth_rate": _IntRange(1, 128),
     "layers_per_block": _IntRange(1, 256),

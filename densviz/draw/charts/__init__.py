@@ -1,7 +1,7 @@
 """Plotly figures of a plan: how a DenseNet's feature maps grow, and what they cost.
 
 Every figure draws only the plan's numbers (no torch), colours each dense
-block as the graph does (:mod:`densviz.palette`), labels its axes with units
+block as the graph does (:mod:`densviz.draw.palette`), labels its axes with units
 and carries the full module path and shape in its hover text.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from densviz.config import ConfigError
-from densviz.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
-from densviz.plan import ArchitecturePlan, LayerKind, LayerPlan
-from densviz.units import format_bytes, format_count, format_macs
+from densviz.core.config import ConfigError
+from densviz.core.plan import ArchitecturePlan, LayerKind, LayerPlan
+from densviz.core.units import format_bytes, format_count, format_macs
+from densviz.draw.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
 
 __all__ = [
     "CHARTS",

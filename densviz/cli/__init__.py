@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from densviz.config import PRESETS, ConfigError, ParsedState, Stem, parse_state
-from densviz.memory import DEFAULT_BUDGET_BYTES
-from densviz.plan import ArchitecturePlan, checked_plan, make_plan
-from densviz.units import format_bytes, format_count, format_macs, parse_bytes
+from densviz.core.config import PRESETS, ConfigError, ParsedState, Stem, parse_state
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
+from densviz.core.plan import ArchitecturePlan, checked_plan, make_plan
+from densviz.core.units import format_bytes, format_count, format_macs, parse_bytes
 
 __all__ = ["main"]
 
@@ -221,7 +221,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 def _cmd_summary(args: argparse.Namespace) -> int:
     plan = _guarded_plan(args)
     if args.torchinfo:
-        from densviz.verify import torchinfo_summary
+        from densviz.nn.verify import torchinfo_summary
 
         print(torchinfo_summary(plan.config, plan.input))
     elif args.json:
@@ -233,7 +233,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     plan = _guarded_plan(args)
-    from densviz.verify import verify
+    from densviz.nn.verify import verify
 
     report = verify(plan.config, plan.input)
     if args.json:
@@ -312,7 +312,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     import torch
 
-    from densviz.runtime import (
+    from densviz.run import (
         ImageError,
         RunOptions,
         WeightsError,
@@ -428,7 +428,7 @@ def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
         ConfigError: for any bad flag, with its sentence.
     """
     from densviz.reuse import TrainOptions, training_variant
-    from densviz.runtime import choose_device
+    from densviz.run import choose_device
 
     state = _state(args)
     variant = training_variant(state.config)
@@ -516,7 +516,7 @@ def _read_file(path: Path, what: str) -> bytes:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from densviz.compare import compare
+    from densviz.core.compare import compare
 
     budget = _budget(args)
     plans = []

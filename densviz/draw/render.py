@@ -1,4 +1,4 @@
-"""Draw a :class:`~densviz.graph.ConcatGraph`: DOT text, then SVG, PNG or PDF via ``dot``.
+"""Draw a :class:`~densviz.draw.graph.ConcatGraph`: DOT text, then SVG, PNG or PDF via ``dot``.
 
 DOT text is deterministic (same graph, same bytes), so golden files can hold
 it. Pictures come from Graphviz's ``dot`` binary, run as a subprocess with a
@@ -17,9 +17,9 @@ from enum import StrEnum
 
 import graphviz
 
-from densviz.graph import ConcatGraph, Detail, Node, NodeKind, build_graph
-from densviz.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
-from densviz.plan import ArchitecturePlan
+from densviz.core.plan import ArchitecturePlan
+from densviz.draw.graph import ConcatGraph, Detail, Node, NodeKind, build_graph
+from densviz.draw.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -245,7 +245,7 @@ def draw(
     (dense → chain → overview) and a note says so. If ``dot`` is missing, the
     DOT text still comes back, with a note naming the package.
     """
-    from densviz.graph import DEFAULT_MAX_FULL_LAYERS
+    from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS
 
     fmt = GraphFormat(fmt)
     detail = Detail(detail)

@@ -1,6 +1,6 @@
 """The concatenation graph of a plan, as plain data at a chosen level of detail.
 
-No graphviz here: :mod:`densviz.render` turns a :class:`ConcatGraph` into DOT
+No graphviz here: :mod:`densviz.draw.render` turns a :class:`ConcatGraph` into DOT
 and pictures. Node ids are the plan's torchvision module paths, so a node, a
 table row and ``named_modules()`` share one name.
 
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
 
-from densviz.config import ConfigError, Stem
-from densviz.plan import ArchitecturePlan, LayerKind, LayerPlan
-from densviz.units import format_bytes, format_count, format_macs
+from densviz.core.config import ConfigError, Stem
+from densviz.core.plan import ArchitecturePlan, LayerKind, LayerPlan
+from densviz.core.units import format_bytes, format_count, format_macs
 
 __all__ = [
     "DEFAULT_KEEP",

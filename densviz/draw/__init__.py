@@ -1,0 +1,1 @@
+"""Pictures of a plan: the concatenation graph (plain data), its Graphviz rendering, plotly charts."""
