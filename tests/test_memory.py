@@ -1,8 +1,8 @@
 import pytest
 
 from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
-from densviz.core.memory import DEFAULT_BUDGET_BYTES, check_budget
-from densviz.core.plan import make_plan
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
+from densviz.core.plan import check_budget, make_plan
 
 
 def test_default_budget_is_4_gib() -> None:

@@ -161,3 +161,18 @@ def test_plan_to_dict_has_the_documented_keys() -> None:
         "inputs",
     }
     assert all(layer_keys <= set(row) for row in data["layers"])
+
+
+def test_every_row_says_its_role() -> None:
+    from collections import Counter
+
+    from densviz.core.plan import Role
+
+    plan = make_plan(PRESETS["densenet121"].config)
+    roles = Counter(r.role for r in plan.layers)
+    # ImageNet stem: conv0, norm0, relu0, pool0; 6+12+24+16 dense layers; 3 transitions
+    assert roles == {Role.STEM: 4, Role.DENSE_LAYER: 58, Role.TRANSITION: 3, Role.FINAL_NORM: 1, Role.CLASSIFIER: 1}
+    assert [r.name for r in plan.stem] == ["features.conv0", "features.norm0", "features.relu0", "features.pool0"]
+    assert plan.final_norm.name == "features.norm5" and plan.classifier.name == "classifier"
+    cifar = make_plan(PRESETS["tiny"].config, PRESETS["tiny"].input)
+    assert [r.name for r in cifar.stem] == ["features.conv0"]

@@ -23,15 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
-from densviz.core.units import format_bytes
+from densviz.core.config import DenseNetConfig, InputSpec
+from densviz.core.layers import BlockSummary, LayerKind, LayerPlan, Role
 
-if TYPE_CHECKING:
-    from densviz.core.plan import ArchitecturePlan, BlockSummary, LayerPlan
-
-__all__ = ["DEFAULT_BUDGET_BYTES", "LayerMemory", "MemoryEstimate", "check_budget", "estimate_memory"]
+__all__ = ["DEFAULT_BUDGET_BYTES", "LayerMemory", "MemoryEstimate", "estimate_memory"]
 
 DEFAULT_BUDGET_BYTES = 4 << 30  # 4 GiB
 _FLOAT = 4  # bytes per float32 element
@@ -101,8 +97,6 @@ def estimate_memory(
         blocks: The plan's block summaries.
         param_bytes: Bytes of the parameters.
     """
-    from densviz.core.plan import LayerKind  # densviz.core.plan calls this function, so it is loaded already
-
     n = spec.batch
 
     def size(channels: int, hw: tuple[int, int]) -> int:
@@ -116,8 +110,7 @@ def estimate_memory(
     for row in layers:
         out = size(row.out_channels, row.out_hw)
         inp = size(row.in_channels, row.in_hw)
-        name = row.name.rsplit(".", 1)[-1]
-        if row.kind is LayerKind.DENSE_LAYER:
+        if row.role is Role.DENSE_LAYER:
             assert row.block is not None and row.index is not None
             block = blocks[row.block - 1]
             if row.index == 1:
@@ -141,28 +134,30 @@ def estimate_memory(
                 efficient += new // _FLOAT
             recompute = max(recompute, 2 * concat)
             stored += new
-        elif row.kind is LayerKind.TRANSITION:
+        elif row.role is Role.TRANSITION:
             conv = size(row.out_channels, row.in_hw)  # the 1×1 conv runs before the pool
             live = x + 2 * inp + conv  # block output, norm output, conv output
             naive = efficient = 2 * inp + conv  # norm input, conv input, avg-pool input
-        elif row.kind is LayerKind.LINEAR:
+        elif row.role is Role.CLASSIFIER:
             live = x + inp + out
             naive = efficient = inp
-        elif name == "conv0":
-            live = x + out
-            naive = efficient = x
-        elif name == "norm0":
-            live = x + inp + out
-            naive = efficient = inp
-        elif name == "relu0":  # in place
-            live = x + inp + out
-            naive = efficient = 0
-        elif name == "pool0":  # max pool keeps its input and int64 indices
-            live = x + inp + out
-            naive = efficient = inp + out * _INDEX // _FLOAT
-        else:  # features.norm5; the functional ReLU after it keeps its output for the global pool
+        elif row.role is Role.FINAL_NORM:  # the functional ReLU after it keeps its output for the global pool
             live = x + 2 * inp
             naive = efficient = 2 * inp
+        elif row.kind is LayerKind.CONV:  # the stem's convolution
+            live = x + out
+            naive = efficient = x
+        elif row.kind is LayerKind.NORM:
+            live = x + inp + out
+            naive = efficient = inp
+        elif row.kind is LayerKind.RELU:  # in place
+            live = x + inp + out
+            naive = efficient = 0
+        elif row.kind is LayerKind.POOL:  # max pool keeps its input and int64 indices
+            live = x + inp + out
+            naive = efficient = inp + out * _INDEX // _FLOAT
+        else:
+            raise ValueError(f"no memory model for {row.name} ({row.role.value}, {row.kind.value})")
         rows.append(LayerMemory(row.name, live, naive, efficient))
 
     # Gradients in flight during backward: about two copies of the largest block output.
@@ -175,29 +170,3 @@ def estimate_memory(
         training_efficient_bytes=weights + sum(r.saved_efficient_bytes for r in rows) + in_flight + recompute,
         layers=tuple(rows),
     )
-
-
-def check_budget(plan: ArchitecturePlan, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
-    """Refuse a plan whose parameters plus activations exceed the budget.
-
-    The estimate is the parameter bytes plus every module's output for the
-    planned batch (``plan.totals.activation_bytes``): what building the model
-    and running one forward pass would ask of the memory.
-
-    Raises:
-        ConfigError: naming the estimate, its parts and the budget.
-    """
-    totals = plan.totals
-    estimate = totals.param_bytes + totals.activation_bytes
-    if estimate > budget_bytes:
-        raise ConfigError(
-            "memory",
-            estimate,
-            f"at most {format_bytes(budget_bytes)}",
-            message=(
-                f"this network needs about {format_bytes(estimate)} (parameters {format_bytes(totals.param_bytes)} "
-                f"+ activations {format_bytes(totals.activation_bytes)} at batch {plan.input.batch}), over the "
-                f"memory budget of {format_bytes(budget_bytes)}; lower the batch, the input size, the growth rate "
-                "or the layers per block."
-            ),
-        )

@@ -13,10 +13,10 @@ Bytes are float32 activations for the whole batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from densviz.core.config import (
+    ConfigError,
     DenseNetConfig,
     InputSpec,
     Stem,
@@ -24,156 +24,21 @@ from densviz.core.config import (
     conv_output_size,
     transition_channels,
 )
-from densviz.core.memory import DEFAULT_BUDGET_BYTES, MemoryEstimate, check_budget, estimate_memory
+from densviz.core.layers import BYTES_PER_ELEMENT, BlockSummary, LayerKind, LayerPlan, Role, Totals
+from densviz.core.memory import DEFAULT_BUDGET_BYTES, MemoryEstimate, estimate_memory
+from densviz.core.units import format_bytes
 
-__all__ = ["ArchitecturePlan", "BlockSummary", "LayerKind", "LayerPlan", "Totals", "checked_plan", "make_plan"]
-
-BYTES_PER_ELEMENT = 4  # float32
-
-
-class LayerKind(StrEnum):
-    """What a plan row is."""
-
-    CONV = "conv"
-    NORM = "norm"
-    RELU = "relu"
-    POOL = "pool"
-    DENSE_LAYER = "dense_layer"
-    TRANSITION = "transition"
-    LINEAR = "linear"
-
-
-@dataclass(frozen=True, slots=True)
-class LayerPlan:
-    """One module of the network, named as in torchvision's state dict.
-
-    Attributes:
-        name: Dotted module path (``features.denseblock2.denselayer7``).
-        kind: What the module is.
-        block: The dense block it belongs to (a transition belongs to the block
-            it closes); ``None`` for the stem, ``features.norm5`` and the classifier.
-        index: 1-based position of a dense layer in its block, else ``None``.
-        in_channels: Channels read (for a dense layer: k₀ + k·(ℓ−1), the concatenation).
-        out_channels: Channels written (for a dense layer: k, its new feature maps).
-        in_hw: (height, width) read.
-        out_hw: (height, width) written.
-        params: Learnable parameters.
-        macs: Multiply-accumulates for one image.
-        output_bytes: Bytes of the output for the whole batch (float32).
-        inputs: Names of the modules whose outputs this one reads; for dense
-            layers, transitions and ``features.norm5`` the outputs concatenated.
-    """
-
-    name: str
-    kind: LayerKind
-    block: int | None
-    index: int | None
-    in_channels: int
-    out_channels: int
-    in_hw: tuple[int, int]
-    out_hw: tuple[int, int]
-    params: int
-    macs: int
-    output_bytes: int
-    inputs: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: tuples become lists, the kind its string."""
-        return {
-            "name": self.name,
-            "kind": self.kind.value,
-            "block": self.block,
-            "index": self.index,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "in_hw": list(self.in_hw),
-            "out_hw": list(self.out_hw),
-            "params": self.params,
-            "macs": self.macs,
-            "output_bytes": self.output_bytes,
-            "inputs": list(self.inputs),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class BlockSummary:
-    """One dense block: its input k₀, its growth and what it hands on.
-
-    Attributes:
-        index: 1-based block number.
-        name: Module path (``features.denseblock1``).
-        layers: Dense layers in the block.
-        in_channels: k₀, the block's input channels.
-        out_channels: k₀ + k·layers, the concatenation it outputs.
-        hw: (height, width), constant inside the block.
-        params: Parameters of the block's layers.
-        macs: MACs of the block's layers, per image.
-        output_bytes: Bytes of the block's concatenated output, whole batch.
-        transition_channels: Channels after the following transition, or ``None``
-            for the last block.
-    """
-
-    index: int
-    name: str
-    layers: int
-    in_channels: int
-    out_channels: int
-    hw: tuple[int, int]
-    params: int
-    macs: int
-    output_bytes: int
-    transition_channels: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data."""
-        return {
-            "index": self.index,
-            "name": self.name,
-            "layers": self.layers,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "hw": list(self.hw),
-            "params": self.params,
-            "macs": self.macs,
-            "output_bytes": self.output_bytes,
-            "transition_channels": self.transition_channels,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """Whole-network figures.
-
-    Attributes:
-        params: Learnable parameters.
-        macs: Multiply-accumulates per image (convolutions and linear, no bias).
-        flops: 2·MACs.
-        param_bytes: float32 parameter bytes.
-        activation_bytes: Bytes of every module's output for the batch: what
-            one forward pass writes.
-        depth: The paper's L (convolutions plus the classifier).
-        final_channels: Channels into the classifier.
-    """
-
-    params: int
-    macs: int
-    flops: int
-    param_bytes: int
-    activation_bytes: int
-    depth: int
-    final_channels: int
-
-    def to_dict(self) -> dict[str, int]:
-        """JSON-ready data."""
-        return {
-            "params": self.params,
-            "macs": self.macs,
-            "flops": self.flops,
-            "param_bytes": self.param_bytes,
-            "activation_bytes": self.activation_bytes,
-            "depth": self.depth,
-            "final_channels": self.final_channels,
-        }
+__all__ = [
+    "ArchitecturePlan",
+    "BlockSummary",
+    "LayerKind",
+    "LayerPlan",
+    "Role",
+    "Totals",
+    "check_budget",
+    "checked_plan",
+    "make_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -207,9 +72,21 @@ class ArchitecturePlan:
     @property
     def stem(self) -> tuple[LayerPlan, ...]:
         """The rows before the first dense block (``features.conv0`` …)."""
-        return tuple(
-            r for r in self.layers if r.block is None and r.name.startswith("features.") and r.name != "features.norm5"
-        )
+        return self.with_role(Role.STEM)
+
+    def with_role(self, role: Role) -> tuple[LayerPlan, ...]:
+        """The rows of one role, in forward order."""
+        return tuple(r for r in self.layers if r.role is role)
+
+    @property
+    def final_norm(self) -> LayerPlan:
+        """``features.norm5``, the batch norm after the last block."""
+        return self.with_role(Role.FINAL_NORM)[0]
+
+    @property
+    def classifier(self) -> LayerPlan:
+        """The linear classifier."""
+        return self.with_role(Role.CLASSIFIER)[0]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``densviz summary --json``."""
@@ -234,6 +111,123 @@ def _conv(c_in: int, c_out: int, kernel: int, out_hw: tuple[int, int]) -> tuple[
     return params, out_hw[0] * out_hw[1] * params
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Channels and (height, width) read and written by one module."""
+
+    c_in: int
+    c_out: int
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+
+
+class _Rows:
+    """The plan's rows as they are written, in forward order."""
+
+    def __init__(self, batch: int) -> None:
+        self.rows: list[LayerPlan] = []
+        self.batch_bytes = batch * BYTES_PER_ELEMENT
+
+    @property
+    def last(self) -> str:
+        """The name of the row written last."""
+        return self.rows[-1].name
+
+    def add(
+        self,
+        name: str,
+        kind: LayerKind,
+        role: Role,
+        shape: _Shape,
+        cost: tuple[int, int] = (0, 0),
+        inputs: tuple[str, ...] | None = None,
+        place: tuple[int | None, int | None] = (None, None),
+    ) -> LayerPlan:
+        """Append a row; ``cost`` is (params, MACs), ``place`` (block, index); inputs default to the last row."""
+        if inputs is None:
+            inputs = (self.last,) if self.rows else ()
+        nbytes = self.batch_bytes * shape.c_out * shape.out_hw[0] * shape.out_hw[1]
+        row = LayerPlan(
+            name, kind, role, *place, shape.c_in, shape.c_out, shape.in_hw, shape.out_hw, *cost, nbytes, inputs
+        )
+        self.rows.append(row)
+        return row
+
+
+def _add_stem(rows: _Rows, cfg: DenseNetConfig, hw: tuple[int, int]) -> tuple[int, int]:
+    """The stem's rows; returns the (height, width) it hands to block 1."""
+    c, k0 = cfg.in_channels, cfg.init_features
+    if cfg.stem is Stem.CIFAR:
+        rows.add("features.conv0", LayerKind.CONV, Role.STEM, _Shape(c, k0, hw, hw), _conv(c, k0, 3, hw), inputs=())
+        return hw
+    conv_hw = (conv_output_size(hw[0], 7, 2, 3), conv_output_size(hw[1], 7, 2, 3))
+    rows.add("features.conv0", LayerKind.CONV, Role.STEM, _Shape(c, k0, hw, conv_hw), _conv(c, k0, 7, conv_hw), ())
+    same = _Shape(k0, k0, conv_hw, conv_hw)
+    rows.add("features.norm0", LayerKind.NORM, Role.STEM, same, (_bn_params(k0), 0))
+    rows.add("features.relu0", LayerKind.RELU, Role.STEM, same)
+    pool_hw = (conv_output_size(conv_hw[0], 3, 2, 1), conv_output_size(conv_hw[1], 3, 2, 1))
+    rows.add("features.pool0", LayerKind.POOL, Role.STEM, _Shape(k0, k0, conv_hw, pool_hw))
+    return pool_hw
+
+
+def _dense_layer_cost(cfg: DenseNetConfig, c_in: int, hw: tuple[int, int]) -> tuple[int, int]:
+    """(params, MACs) of one dense layer reading ``c_in`` channels."""
+    k = cfg.growth_rate
+    if not cfg.bottleneck:  # BN-ReLU-Conv3×3
+        p, m = _conv(c_in, k, 3, hw)
+        return _bn_params(c_in) + p, m
+    width = cfg.bn_size * k  # BN-ReLU-Conv1×1 (bn_size·k)-BN-ReLU-Conv3×3 (k)
+    p1, m1 = _conv(c_in, width, 1, hw)
+    p2, m2 = _conv(width, k, 3, hw)
+    return _bn_params(c_in) + p1 + _bn_params(width) + p2, m1 + m2
+
+
+def _add_block(rows: _Rows, cfg: DenseNetConfig, b: int, c_block_in: int, hw: tuple[int, int]) -> BlockSummary:
+    """Dense block ``b``'s layers and the transition or final norm that closes it."""
+    k, num_layers = cfg.growth_rate, cfg.block_config[b - 1]
+    block_name = f"features.denseblock{b}"
+    sources = [rows.last]  # the block input, then every layer's output
+    first_row = len(rows.rows)
+    for i in range(1, num_layers + 1):
+        c_in = c_block_in + k * (i - 1)  # k_ℓ = k₀ + k·(ℓ−1)
+        row = rows.add(
+            f"{block_name}.denselayer{i}",
+            LayerKind.DENSE_LAYER,
+            Role.DENSE_LAYER,
+            _Shape(c_in, k, hw, hw),
+            _dense_layer_cost(cfg, c_in, hw),
+            tuple(sources),
+            (b, i),
+        )
+        sources.append(row.name)
+    channels = c_block_in + k * num_layers
+    block_rows = rows.rows[first_row:]
+    out_c: int | None = None
+    if b < len(cfg.block_config):
+        out_c = transition_channels(channels, cfg.compression)
+        p, m = _conv(channels, out_c, 1, hw)  # the 1×1 conv runs before the 2×2 pool
+        shape = _Shape(channels, out_c, hw, (hw[0] // 2, hw[1] // 2))
+        cost = (_bn_params(channels) + p, m)
+        rows.add(
+            f"features.transition{b}", LayerKind.TRANSITION, Role.TRANSITION, shape, cost, tuple(sources), (b, None)
+        )
+    else:
+        shape = _Shape(channels, channels, hw, hw)
+        rows.add("features.norm5", LayerKind.NORM, Role.FINAL_NORM, shape, (_bn_params(channels), 0), tuple(sources))
+    return BlockSummary(
+        b,
+        block_name,
+        num_layers,
+        c_block_in,
+        channels,
+        hw,
+        sum(r.params for r in block_rows),
+        sum(r.macs for r in block_rows),
+        rows.batch_bytes * channels * hw[0] * hw[1],
+        out_c,
+    )
+
+
 def make_plan(cfg: DenseNetConfig, spec: InputSpec | None = None) -> ArchitecturePlan:
     """Work out every module's shape, parameters, MACs and bytes.
 
@@ -249,148 +243,23 @@ def make_plan(cfg: DenseNetConfig, spec: InputSpec | None = None) -> Architectur
     """
     spec = spec or InputSpec()
     check_input(cfg, spec)
-    batch_bytes = spec.batch * BYTES_PER_ELEMENT
-    rows: list[LayerPlan] = []
-
-    def add(
-        name: str,
-        kind: LayerKind,
-        c_in: int,
-        c_out: int,
-        in_hw: tuple[int, int],
-        out_hw: tuple[int, int],
-        params: int = 0,
-        macs: int = 0,
-        inputs: tuple[str, ...] | None = None,
-        block: int | None = None,
-        index: int | None = None,
-    ) -> str:
-        if inputs is None:
-            inputs = (rows[-1].name,) if rows else ()
-        nbytes = batch_bytes * c_out * out_hw[0] * out_hw[1]
-        rows.append(LayerPlan(name, kind, block, index, c_in, c_out, in_hw, out_hw, params, macs, nbytes, inputs))
-        return name
-
-    # --- stem
-    k0 = cfg.init_features
-    hw = spec.hw
-    if cfg.stem is Stem.IMAGENET:
-        conv_hw = (conv_output_size(hw[0], 7, 2, 3), conv_output_size(hw[1], 7, 2, 3))
-        add(
-            "features.conv0",
-            LayerKind.CONV,
-            cfg.in_channels,
-            k0,
-            hw,
-            conv_hw,
-            *_conv(cfg.in_channels, k0, 7, conv_hw),
-            inputs=(),
-        )
-        add("features.norm0", LayerKind.NORM, k0, k0, conv_hw, conv_hw, _bn_params(k0))
-        add("features.relu0", LayerKind.RELU, k0, k0, conv_hw, conv_hw)
-        hw = (conv_output_size(conv_hw[0], 3, 2, 1), conv_output_size(conv_hw[1], 3, 2, 1))
-        add("features.pool0", LayerKind.POOL, k0, k0, conv_hw, hw)
-    else:
-        add(
-            "features.conv0", LayerKind.CONV, cfg.in_channels, k0, hw, hw, *_conv(cfg.in_channels, k0, 3, hw), inputs=()
-        )
-
-    # --- dense blocks and transitions
-    k = cfg.growth_rate
+    rows = _Rows(spec.batch)
+    hw = _add_stem(rows, cfg, spec.hw)
     blocks: list[BlockSummary] = []
-    channels = k0
-    for b, num_layers in enumerate(cfg.block_config, start=1):
-        block_name = f"features.denseblock{b}"
-        block_input = rows[-1].name
-        sources = [block_input]
-        first_row = len(rows)
-        c_block_in = channels
-        for i in range(1, num_layers + 1):
-            c_in = c_block_in + k * (i - 1)  # k_ℓ = k₀ + k·(ℓ−1)
-            if cfg.bottleneck:
-                width = cfg.bn_size * k
-                p1, m1 = _conv(c_in, width, 1, hw)
-                p2, m2 = _conv(width, k, 3, hw)
-                params = _bn_params(c_in) + p1 + _bn_params(width) + p2
-                macs = m1 + m2
-            else:
-                p1, m1 = _conv(c_in, k, 3, hw)
-                params, macs = _bn_params(c_in) + p1, m1
-            name = add(
-                f"{block_name}.denselayer{i}",
-                LayerKind.DENSE_LAYER,
-                c_in,
-                k,
-                hw,
-                hw,
-                params,
-                macs,
-                tuple(sources),
-                b,
-                i,
-            )
-            sources.append(name)
-        channels = c_block_in + k * num_layers
-        block_rows = rows[first_row:]
-        out_c: int | None = None
-        if b < len(cfg.block_config):
-            out_c = transition_channels(channels, cfg.compression)
-            p, m = _conv(channels, out_c, 1, hw)  # the 1×1 conv runs before the 2×2 pool
-            out_hw = (hw[0] // 2, hw[1] // 2)
-            add(
-                f"features.transition{b}",
-                LayerKind.TRANSITION,
-                channels,
-                out_c,
-                hw,
-                out_hw,
-                _bn_params(channels) + p,
-                m,
-                tuple(sources),
-                b,
-            )
-        blocks.append(
-            BlockSummary(
-                b,
-                block_name,
-                num_layers,
-                c_block_in,
-                channels,
-                hw,
-                sum(r.params for r in block_rows),
-                sum(r.macs for r in block_rows),
-                batch_bytes * channels * hw[0] * hw[1],
-                out_c,
-            )
-        )
-        if out_c is not None:
-            channels, hw = out_c, (hw[0] // 2, hw[1] // 2)
+    channels = cfg.init_features
+    for b in range(1, len(cfg.block_config) + 1):
+        summary = _add_block(rows, cfg, b, channels, hw)
+        blocks.append(summary)
+        if summary.transition_channels is not None:
+            channels, hw = summary.transition_channels, (hw[0] // 2, hw[1] // 2)
         else:
-            add(
-                "features.norm5",
-                LayerKind.NORM,
-                channels,
-                channels,
-                hw,
-                hw,
-                _bn_params(channels),
-                inputs=tuple(sources),
-            )
-
-    # --- head: ReLU and global average pooling are functional, then the classifier
+            channels = summary.out_channels
+    # head: ReLU and global average pooling are functional, then the classifier
     classes = cfg.num_classes
-    add(
-        "classifier",
-        LayerKind.LINEAR,
-        channels,
-        classes,
-        (1, 1),
-        (1, 1),
-        channels * classes + classes,
-        channels * classes,
-    )
+    cost = (channels * classes + classes, channels * classes)
+    rows.add("classifier", LayerKind.LINEAR, Role.CLASSIFIER, _Shape(channels, classes, (1, 1), (1, 1)), cost)
 
-    layers = tuple(rows)
+    layers = tuple(rows.rows)
     params = sum(r.params for r in layers)
     macs = sum(r.macs for r in layers)
     totals = Totals(
@@ -404,6 +273,32 @@ def make_plan(cfg: DenseNetConfig, spec: InputSpec | None = None) -> Architectur
     )
     memory = estimate_memory(cfg, spec, layers, tuple(blocks), totals.param_bytes)
     return ArchitecturePlan(cfg, spec, layers, tuple(blocks), totals, memory)
+
+
+def check_budget(plan: ArchitecturePlan, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+    """Refuse a plan whose parameters plus activations exceed the budget.
+
+    The estimate is the parameter bytes plus every module's output for the
+    planned batch (``plan.totals.activation_bytes``): what building the model
+    and running one forward pass would ask of the memory.
+
+    Raises:
+        ConfigError: naming the estimate, its parts and the budget.
+    """
+    totals = plan.totals
+    estimate = totals.param_bytes + totals.activation_bytes
+    if estimate > budget_bytes:
+        raise ConfigError(
+            "memory",
+            estimate,
+            f"at most {format_bytes(budget_bytes)}",
+            message=(
+                f"this network needs about {format_bytes(estimate)} (parameters {format_bytes(totals.param_bytes)} "
+                f"+ activations {format_bytes(totals.activation_bytes)} at batch {plan.input.batch}), over the "
+                f"memory budget of {format_bytes(budget_bytes)}; lower the batch, the input size, the growth rate "
+                "or the layers per block."
+            ),
+        )
 
 
 def checked_plan(
