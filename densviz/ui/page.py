@@ -9,24 +9,26 @@ from typing import Any
 
 import streamlit as st
 
-from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
+from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
+from densviz.core.settings import SETTINGS, Widget
 from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.ui import cached, state
-from densviz.ui.state import CUSTOM, PIN_KEY, RANGES, VIEW_KEY, layers_key
+from densviz.ui.controls import control
+from densviz.ui.state import CUSTOM, PIN_KEY, VIEW_KEY, layers_key
 from densviz.ui.views import VIEWS, Network, headline
 
 _PRESET_LABELS = {CUSTOM: "custom", **{name: p.title for name, p in PRESETS.items()}}
 
 
 def _sidebar() -> None:
-    """Every control; values live in st.session_state under the field names."""
+    """Every control, drawn from the settings table; values live in st.session_state under the field names."""
     sb = st.sidebar
     sb.title("densviz")
     sb.caption("See how a DenseNet's feature maps grow, layer by layer.")
     top = sb.columns([4, 1], vertical_alignment="bottom")
     top[0].selectbox(
-        "Preset",
+        SETTINGS["preset"].label,
         [CUSTOM, *PRESETS],
         key="preset",
         format_func=lambda n: _PRESET_LABELS[n],
@@ -36,136 +38,55 @@ def _sidebar() -> None:
     top[1].button(
         "", icon=":material/restart_alt:", on_click=state.reset, help="Reset: back to DenseNet-121", key="reset"
     )
+    mark = state.mark_custom
 
     sb.subheader("Dense blocks")
-    lo, hi = RANGES["growth_rate"]
-    sb.slider(
-        "Growth rate k",
-        int(lo),
-        int(hi),
-        key="growth_rate",
-        help="feature maps each dense layer adds; layer ℓ of a block reads k₀ + k·(ℓ−1) channels",
-        on_change=state.mark_custom,
+    control("growth_rate", sb, on_change=mark)
+    _block_controls(sb)
+    control("bn_size", sb, key="bottleneck", label="Bottleneck (DenseNet-B)", widget=Widget.TOGGLE, on_change=mark)
+    if st.session_state["bottleneck"]:
+        control("bn_size", sb, on_change=mark)
+    control("drop_rate", sb, on_change=mark)
+
+    sb.subheader("Transitions")
+    control("compression", sb, on_change=mark)
+
+    sb.subheader("Stem and input")
+    control("stem", sb, on_change=mark)
+    control(
+        "num_init_features", sb, key="init_auto", label="Initial features = 2k", widget=Widget.TOGGLE, on_change=mark
     )
-    lo, hi = RANGES["num_blocks"]
+    if not st.session_state["init_auto"]:
+        control("num_init_features", sb, on_change=mark)
+    size_cols = sb.columns(2)
+    control("height", size_cols[0], on_change=mark)
+    control("width", size_cols[1], on_change=mark)
+    image_cols = sb.columns(2)
+    control("in_channels", image_cols[0], on_change=mark)
+    control("num_classes", image_cols[1], on_change=mark)
+
+    sb.subheader("Memory")
+    control("batch", sb, on_change=mark)
+    control("memory_efficient", sb, on_change=mark)
+
+
+def _block_controls(sb: Any) -> None:
+    """The number of dense blocks, then one layer count per block (the ``block_config`` setting)."""
+    blocks = SETTINGS["block_config"]
     sb.number_input(
         "Dense blocks",
-        int(lo),
-        int(hi),
+        blocks.count[0],
+        blocks.count[1],
         step=1,
         key="num_blocks",
         help="blocks of densely connected layers, with a transition between each two",
         on_change=state.mark_custom,
     )
-    lo, hi = RANGES["layers"]
     for b in range(1, int(st.session_state["num_blocks"]) + 1):
         key = layers_key(b)
         if key not in st.session_state:  # a block just added: start like the one before it
             st.session_state[key] = int(st.session_state.get(layers_key(b - 1), 12))
-        sb.number_input(
-            f"Layers in block {b}",
-            int(lo),
-            int(hi),
-            step=1,
-            key=key,
-            help=f"dense layers in block {b}: it adds k × this many channels",
-            on_change=state.mark_custom,
-        )
-    sb.toggle(
-        "Bottleneck (DenseNet-B)",
-        key="bottleneck",
-        help="a 1×1 convolution to bn_size·k channels before each 3×3 one; off = the plain BN-ReLU-Conv3×3 layer",
-        on_change=state.mark_custom,
-    )
-    if st.session_state["bottleneck"]:
-        lo, hi = RANGES["bn_size"]
-        sb.number_input(
-            "Bottleneck width bn_size",
-            int(lo),
-            int(hi),
-            step=1,
-            key="bn_size",
-            help="the 1×1 convolution outputs bn_size·k channels (the paper uses 4)",
-            on_change=state.mark_custom,
-        )
-    lo, hi = RANGES["drop_rate"]
-    sb.number_input(
-        "Drop rate",
-        float(lo),
-        float(hi),
-        step=0.05,
-        key="drop_rate",
-        help="dropout after each dense layer",
-        on_change=state.mark_custom,
-    )
-
-    sb.subheader("Transitions")
-    lo, hi = RANGES["compression"]
-    sb.number_input(
-        "Compression θ",
-        float(lo),
-        float(hi),
-        step=0.05,
-        format="%.3g",
-        key="compression",
-        help="a transition keeps ⌊θ·m⌋ of its m channels and halves H and W; θ < 1 is DenseNet-C",
-        on_change=state.mark_custom,
-    )
-
-    sb.subheader("Stem and input")
-    sb.segmented_control(
-        "Stem",
-        [s.value for s in Stem],
-        key="stem",
-        required=True,
-        format_func=lambda s: {"imagenet": "ImageNet 7×7/2 + pool", "cifar": "CIFAR 3×3"}[s],
-        help="ImageNet: 7×7/2 conv, BN, ReLU, 3×3/2 max pool (÷4) · CIFAR: one 3×3 conv",
-        on_change=state.mark_custom,
-    )
-    sb.toggle(
-        "Initial features = 2k",
-        key="init_auto",
-        help="k₀ of the first block; the paper uses 2k for DenseNet-BC, 16 for plain CIFAR DenseNets",
-        on_change=state.mark_custom,
-    )
-    if not st.session_state["init_auto"]:
-        lo, hi = RANGES["num_init_features"]
-        sb.number_input(
-            "Initial features k₀", int(lo), int(hi), step=1, key="num_init_features", on_change=state.mark_custom
-        )
-    size_cols = sb.columns(2)
-    lo, hi = RANGES["height"]
-    size_cols[0].number_input("Input height", int(lo), int(hi), step=1, key="height", on_change=state.mark_custom)
-    size_cols[1].number_input("Input width", int(lo), int(hi), step=1, key="width", on_change=state.mark_custom)
-    image_cols = sb.columns(2)
-    image_cols[0].segmented_control(
-        "Image channels",
-        [3, 1],
-        key="in_channels",
-        required=True,
-        format_func=lambda c: {3: "RGB", 1: "grey"}[c],
-        on_change=state.mark_custom,
-    )
-    lo, hi = RANGES["num_classes"]
-    image_cols[1].number_input("Classes", int(lo), int(hi), step=1, key="num_classes", on_change=state.mark_custom)
-
-    sb.subheader("Memory")
-    lo, hi = RANGES["batch"]
-    sb.number_input(
-        "Batch",
-        int(lo),
-        int(hi),
-        step=1,
-        key="batch",
-        help="batch size for the activation and training-memory figures",
-        on_change=state.mark_custom,
-    )
-    sb.toggle(
-        "Memory-efficient",
-        key="memory_efficient",
-        help="recompute concatenations in the backward pass instead of storing them (arXiv 1707.06990)",
-        on_change=state.mark_custom,
-    )
+        control(blocks, sb, key=key, label=f"{blocks.label} {b}", widget=Widget.NUMBER, on_change=state.mark_custom)
 
 
 _CHECK_WAIT_S = 60.0

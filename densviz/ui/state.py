@@ -17,17 +17,15 @@ from typing import Any
 import streamlit as st
 
 from densviz.core.config import (
-    LIMITS,
     PRESETS,
     ConfigError,
     DenseNetConfig,
     InputSpec,
-    Stem,
-    check_input,
     parse_state,
     state_from_json,
     to_query,
 )
+from densviz.core.settings import SETTINGS, Group, Widget, in_group
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "densenet121"
@@ -37,19 +35,14 @@ TRAINED_WEIGHTS = "trained_weights"  # weights trained in the Feature reuse view
 MAX_UPLOAD_BYTES = 64 * 1024  # a config JSON is a few hundred bytes
 VIEW_KEY = "view"
 
-# Widget ranges: the config's own limits, so every valid config can be shown.
+# Widget ranges, from the settings table: every valid config can be shown except
+# where a control offers less (compression below 0.01, drop_rate above 0.95).
+_BLOCKS = SETTINGS["block_config"]
 RANGES: dict[str, tuple[float, float]] = {
-    "growth_rate": (LIMITS["growth_rate"].low, LIMITS["growth_rate"].high),
-    "num_blocks": (LIMITS["num_blocks"].low, LIMITS["num_blocks"].high),
-    "layers": (LIMITS["layers_per_block"].low, LIMITS["layers_per_block"].high),
-    "num_init_features": (LIMITS["num_init_features"].low, LIMITS["num_init_features"].high),
-    "bn_size": (1, LIMITS["bn_size"].high),
-    "compression": (0.01, 1.0),
-    "drop_rate": (0.0, 0.95),
-    "num_classes": (LIMITS["num_classes"].low, LIMITS["num_classes"].high),
-    "height": (LIMITS["height"].low, LIMITS["height"].high),
-    "width": (LIMITS["width"].low, LIMITS["width"].high),
-    "batch": (LIMITS["batch"].low, LIMITS["batch"].high),
+    "num_blocks": (float(_BLOCKS.count[0]), float(_BLOCKS.count[1])),
+    "layers": _BLOCKS.control_range,
+    **{s.name: s.control_range for s in in_group(Group.ARCHITECTURE, Group.INPUT) if s.widget is Widget.NUMBER},
+    "growth_rate": SETTINGS["growth_rate"].control_range,
 }
 
 
@@ -231,29 +224,22 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
 
 
 def read_config(session: Any) -> tuple[DenseNetConfig, InputSpec]:  # st.session_state or a dict
-    """The config and input the widgets describe.
+    """The config and input the widgets describe, through the same parser as links and flags.
 
     Raises:
         ConfigError: if the combination is invalid (the sentence says why).
     """
     blocks = int(session["num_blocks"])
-    block_config = tuple(int(session.get(layers_key(b), 12)) for b in range(1, blocks + 1))
-    growth = int(session["growth_rate"])
-    cfg = DenseNetConfig(
-        growth_rate=growth,
-        block_config=block_config,
-        num_init_features=None if session["init_auto"] else int(session["num_init_features"]),
-        bn_size=int(session["bn_size"]) if session["bottleneck"] else 0,
-        compression=float(session["compression"]),
-        drop_rate=float(session["drop_rate"]),
-        num_classes=int(session["num_classes"]),
-        in_channels=int(session["in_channels"]),
-        stem=Stem(session["stem"]),
-        memory_efficient=bool(session["memory_efficient"]),
-    )
-    spec = InputSpec(batch=int(session["batch"]), height=int(session["height"]), width=int(session["width"]))
-    check_input(cfg, spec)
-    return cfg, spec
+    values: dict[str, Any] = {
+        name: session[name]
+        for name in (*(s.name for s in in_group(Group.ARCHITECTURE)), "batch", "height", "width")
+        if name not in ("block_config", "num_init_features", "bn_size")
+    }
+    values["block_config"] = tuple(int(session.get(layers_key(b), 12)) for b in range(1, blocks + 1))
+    values["num_init_features"] = None if session["init_auto"] else session["num_init_features"]
+    values["bn_size"] = session["bn_size"] if session["bottleneck"] else 0
+    state = parse_state({name: SETTINGS[name].to_text(value) for name, value in values.items()})
+    return state.config, state.input
 
 
 def _settings_query(cfg: DenseNetConfig, spec: InputSpec, preset: str) -> dict[str, str]:
