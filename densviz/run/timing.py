@@ -1,0 +1,360 @@
+"""The timed forward pass: run options, the result, the matrix-multiply peak, shape checks.
+
+A run reports latency, throughput, the achieved GFLOP/s from the plan's MACs
+against this machine's measured matrix-multiply peak in the same precision,
+the peak memory, the output's top-5, and every module's measured output shape
+against the plan.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
+from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
+from densviz.nn.model import DenseNet, build_model
+from densviz.run.devices import (
+    AUTOCAST_DTYPE,
+    Precision,
+    autocast,
+    available_devices,
+    check_precision,
+    choose_device,
+    synchronize,
+)
+from densviz.run.memory import peak_memory
+
+__all__ = [
+    "RunOptions",
+    "RunResult",
+    "ShapeCheck",
+    "build_for_run",
+    "matmul_peak_gflops",
+    "run_forward",
+]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run.
+
+    Attributes:
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        precision: fp32, or bf16/fp16 autocast.
+        channels_last: NHWC memory format (faster convolutions on many CPUs and GPUs).
+        runs: Timed repetitions (after warm-up).
+        warmup: Untimed repetitions first.
+        threads: CPU threads; ``None`` leaves torch's setting.
+        max_seconds: Refuse, before running, a run estimated to take longer
+            (from the plan's MACs and a quarter of the device's matmul peak);
+            ``None`` for no limit.
+    """
+
+    device: str = "auto"
+    precision: Precision = Precision.FP32
+    channels_last: bool = False
+    runs: int = 10
+    warmup: int = 2
+    threads: int | None = None
+    max_seconds: float | None = 120.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision(self.precision))
+        if not 1 <= self.runs <= 1000:
+            raise ConfigError("runs", self.runs, "an integer from 1 to 1,000")
+        if not 0 <= self.warmup <= 100:
+            raise ConfigError("warmup", self.warmup, "an integer from 0 to 100")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise ConfigError("threads", self.threads, "an integer from 1 to 1,024")
+
+
+@dataclass(frozen=True)
+class ShapeCheck:
+    """One module's output shape, planned and measured."""
+
+    name: str
+    planned: tuple[int, ...]
+    measured: tuple[int, ...] | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether they agree."""
+        return self.planned == self.measured
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a timed forward pass measured.
+
+    Attributes:
+        device: Where it ran (``cpu``, ``cuda:0``).
+        device_name: Its name.
+        precision: fp32, bf16 or fp16.
+        channels_last: Whether NHWC was used.
+        batch: Images per pass.
+        threads: CPU threads used.
+        latencies_ms: Every timed pass.
+        median_ms: Median latency of one pass.
+        p90_ms: 90th percentile.
+        images_per_s: batch / median.
+        gflops: Achieved GFLOP/s, from the plan's MACs (2 FLOPs each).
+        peak_gflops: This machine's matrix-multiply peak in the same precision.
+        peak_memory_bytes: Peak memory of the runs (see ``memory_source``).
+        memory_source: How the peak was measured.
+        output_shape: The logits' shape.
+        top5: (class index, probability) of the first image's five best classes.
+        shapes: Each module's measured output shape next to the plan's.
+    """
+
+    device: str
+    device_name: str
+    precision: Precision
+    channels_last: bool
+    batch: int
+    threads: int
+    latencies_ms: tuple[float, ...]
+    median_ms: float
+    p90_ms: float
+    images_per_s: float
+    gflops: float
+    peak_gflops: float
+    peak_memory_bytes: int
+    memory_source: str
+    output_shape: tuple[int, ...]
+    top5: tuple[tuple[int, float], ...]
+    shapes: tuple[ShapeCheck, ...] = field(repr=False)
+
+    @property
+    def fraction_of_peak(self) -> float:
+        """Achieved GFLOP/s over the matmul peak."""
+        return self.gflops / self.peak_gflops if self.peak_gflops else 0.0
+
+    @property
+    def shapes_ok(self) -> bool:
+        """Whether every measured shape equals the plan's."""
+        return all(s.ok for s in self.shapes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (what ``densviz run --json`` prints)."""
+        return {
+            "device": self.device,
+            "device_name": self.device_name,
+            "precision": self.precision.value,
+            "channels_last": self.channels_last,
+            "batch": self.batch,
+            "threads": self.threads,
+            "median_ms": self.median_ms,
+            "p90_ms": self.p90_ms,
+            "images_per_s": self.images_per_s,
+            "gflops": self.gflops,
+            "peak_gflops": self.peak_gflops,
+            "fraction_of_peak": self.fraction_of_peak,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "memory_source": self.memory_source,
+            "output_shape": list(self.output_shape),
+            "top5": [{"class": c, "probability": p} for c, p in self.top5],
+            "shapes_verified": self.shapes_ok,
+            "shape_mismatches": [
+                {"name": s.name, "planned": list(s.planned), "measured": s.measured} for s in self.shapes if not s.ok
+            ],
+            "latencies_ms": list(self.latencies_ms),
+        }
+
+
+@lru_cache(maxsize=16)
+def matmul_peak_gflops(device: str, precision: Precision, threads: int, max_size: int = 2048) -> float:
+    """GFLOP/s of a large square matrix multiply on this device and precision (measured once).
+
+    The matrices grow until one product takes about 20 ms (or reach
+    ``max_size``), so that a slow precision is measured in a second, not minutes.
+    """
+    dev = torch.device(device)
+    dtype = torch.float32 if precision is Precision.FP32 else AUTOCAST_DTYPE[precision]
+    size = 256
+    while True:
+        a = torch.randn(size, size, device=dev).to(dtype)
+        b = torch.randn(size, size, device=dev).to(dtype)
+        a @ b  # warm-up
+        synchronize(dev)
+        start = time.perf_counter()
+        a @ b
+        synchronize(dev)
+        if time.perf_counter() - start >= 0.02 or size >= max_size:
+            break
+        size *= 2
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        synchronize(dev)
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def _plan_shapes(plan: ArchitecturePlan) -> list[tuple[str, tuple[int, ...]]]:
+    """Every layer's and block's planned output shape, by module name."""
+    n = plan.input.batch
+    out: list[tuple[str, tuple[int, ...]]] = [
+        (r.name, (n, r.out_channels) if r.kind is LayerKind.LINEAR else (n, r.out_channels, *r.out_hw))
+        for r in plan.layers
+    ]
+    out += [(b.name, (n, b.out_channels, *b.hw)) for b in plan.blocks]
+    return out
+
+
+def _check_time_budget(
+    plan: ArchitecturePlan, batch: int, options: RunOptions, device: torch.device, threads: int
+) -> None:
+    """Refuse, before anything runs, a run estimated to take longer than ``options.max_seconds``."""
+    if options.max_seconds is None:
+        return
+    peak_now = matmul_peak_gflops(str(device), options.precision, threads)
+    passes = options.runs + options.warmup + 1
+    work = 2 * plan.totals.macs * batch * passes / 1e9  # GFLOP
+    estimate = work / (0.25 * peak_now)  # DenseNets reach a quarter to three quarters of the peak
+    if estimate > options.max_seconds:
+        raise ConfigError(
+            "runs",
+            options.runs,
+            "",
+            message=(
+                f"this run would take about {estimate:.0f} s ({passes} passes of {work / passes:.1f} GFLOP at ≈ "
+                f"{0.25 * peak_now:.0f} GFLOP/s on {device}), over the {options.max_seconds:.0f} s limit; "
+                "lower the runs, the batch or the input size."
+            ),
+        )
+
+
+def _place(model: nn.Module, x: Tensor, device: torch.device, channels_last: bool) -> tuple[nn.Module, Tensor]:
+    """The model in eval mode and the input, on the device and in the memory format of the run."""
+    model = model.to(device).eval()
+    x = x.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        x = x.contiguous(memory_format=torch.channels_last)
+    return model, x
+
+
+def _check_shapes(
+    model: nn.Module, plan: ArchitecturePlan, x: Tensor, device: torch.device, precision: Precision
+) -> tuple[ShapeCheck, ...]:
+    """One untimed pass with hooks that record every planned module's output shape."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    modules = dict(model.named_modules())
+    handles = []
+    for name, _ in _plan_shapes(plan):
+        if name in modules:
+
+            def record(_m: nn.Module, _i: Any, out: Tensor, name: str = name) -> None:
+                shapes[name] = tuple(out.shape)
+
+            handles.append(modules[name].register_forward_hook(record))
+    with torch.inference_mode(), autocast(device, precision):
+        model(x)
+    for h in handles:
+        h.remove()
+    return tuple(ShapeCheck(name, planned, shapes.get(name)) for name, planned in _plan_shapes(plan))
+
+
+def _time_passes(
+    model: nn.Module, x: Tensor, device: torch.device, options: RunOptions, say: Callable[[str], None]
+) -> tuple[list[float], Tensor, dict[str, Any]]:
+    """Warm up, then time ``options.runs`` passes: (latencies in ms, the last logits, the peak memory)."""
+    say(f"warming up ({options.warmup} passes)")
+    latencies: list[float] = []
+    with torch.inference_mode(), autocast(device, options.precision):
+        for _ in range(options.warmup):
+            model(x)
+        synchronize(device)
+        say(f"timing {options.runs} passes")
+        with peak_memory(device) as mem:
+            for _ in range(options.runs):
+                start = time.perf_counter()
+                logits = model(x)
+                synchronize(device)
+                latencies.append((time.perf_counter() - start) * 1e3)
+    return latencies, logits, mem
+
+
+def _percentile_90(latencies: list[float]) -> float:
+    """The 90th percentile (nearest rank)."""
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def _top5(logits: Tensor) -> tuple[tuple[int, float], ...]:
+    """(class index, probability) of the first image's five best classes (fewer if there are fewer)."""
+    probs = torch.softmax(logits[0].float(), dim=0)
+    values, indices = probs.topk(min(5, probs.numel()))
+    return tuple((int(i), float(v)) for i, v in zip(indices.tolist(), values.tolist(), strict=True))
+
+
+def run_forward(
+    model: nn.Module,
+    plan: ArchitecturePlan,
+    x: Tensor,
+    options: RunOptions,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Time forward passes of ``model`` on ``x`` and check every output shape.
+
+    Args:
+        model: The built network (moved to the device here, put in eval mode).
+        plan: Its plan (for the MACs and the shapes).
+        x: Input, (N, C, H, W) on the CPU.
+        options: Device, precision, memory format, runs.
+        progress: Called with a short sentence before each step.
+    """
+    say = progress or (lambda _msg: None)
+    device = choose_device(options.device)
+    check_precision(device, options.precision)
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    threads = torch.get_num_threads()
+    _check_time_budget(plan, x.shape[0], options, device, threads)
+    say(f"moving the model to {device}")
+    model, x = _place(model, x, device, options.channels_last)
+    say("checking every module's output shape")
+    checks = _check_shapes(model, plan, x, device, options.precision)
+    latencies, logits, mem = _time_passes(model, x, device, options, say)
+    say("measuring this device's matrix-multiply peak")
+    peak = matmul_peak_gflops(str(device), options.precision, threads)
+    median = statistics.median(latencies)
+    name = next((d.name for d in available_devices() if torch.device(d.device) == device), str(device))
+    return RunResult(
+        device=str(device),
+        device_name=name,
+        precision=options.precision,
+        channels_last=options.channels_last,
+        batch=int(x.shape[0]),
+        threads=threads,
+        latencies_ms=tuple(latencies),
+        median_ms=median,
+        p90_ms=_percentile_90(latencies),
+        images_per_s=x.shape[0] / (median / 1e3),
+        gflops=2 * plan.totals.macs * x.shape[0] / (median / 1e3) / 1e9,
+        peak_gflops=peak,
+        peak_memory_bytes=int(mem["peak_bytes"]),
+        memory_source=str(mem["source"]),
+        output_shape=tuple(logits.shape),
+        top5=_top5(logits),
+        shapes=checks,
+    )
+
+
+def build_for_run(
+    cfg: DenseNetConfig, spec: InputSpec, budget_bytes: int = DEFAULT_BUDGET_BYTES
+) -> tuple[DenseNet, ArchitecturePlan]:
+    """The model and its plan, after the resource guard (before anything is allocated)."""
+    plan = checked_plan(cfg, spec, budget_bytes)
+    return build_model(cfg, budget_bytes=budget_bytes), plan

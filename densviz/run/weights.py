@@ -1,0 +1,161 @@
+"""Weights I/O: read ``.pth`` and ``.safetensors`` files safely, report how they fit, save as safetensors."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from densviz.core.units import format_bytes
+from densviz.nn.model import remap_legacy_keys
+
+__all__ = ["MAX_WEIGHTS_BYTES", "LoadReport", "WeightsError", "load_weights", "save_weights"]
+
+MAX_WEIGHTS_BYTES = 256 << 20  # DenseNet-264 in float32 is 127 MiB
+_PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+
+
+class WeightsError(ValueError):
+    """A checkpoint that cannot be loaded; the message says why in words."""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """How a checkpoint fits the current architecture.
+
+    Attributes:
+        missing: Keys the model has and the file lacks.
+        unexpected: Keys the file has and the model lacks.
+        mismatched: (key, shape in the file, shape in the model).
+        remapped: Legacy keys renamed (``norm.1`` → ``norm1``).
+    """
+
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    mismatched: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]
+    remapped: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file fits exactly."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def sentence(self) -> str:
+        """What is wrong, in words."""
+        if self.ok:
+            return "the weights fit this architecture exactly."
+        parts = []
+
+        def some(keys: Sequence[str]) -> str:
+            return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+        if self.mismatched:
+            key, got, want = self.mismatched[0]
+            parts.append(
+                f"{len(self.mismatched)} tensors have another shape (e.g. {key} is {list(got)} in the file, {list(want)} here)"
+            )
+        if self.missing:
+            parts.append(f"{len(self.missing)} keys are missing ({some(self.missing)})")
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} keys are not in this architecture ({some(self.unexpected)})")
+        return "the weights do not fit this architecture: " + "; ".join(parts) + "."
+
+
+def _read_safetensors(data: bytes) -> Mapping[str, Tensor]:
+    """A safetensors file's tensors (the format holds nothing else)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    try:
+        return load_safetensors(data)
+    except (SafetensorError, ValueError, RuntimeError, OverflowError) as err:
+        raise WeightsError(f"the file is not a readable safetensors file ({str(err)[:200]}).") from None
+
+
+def _unpickle(data: bytes) -> object:
+    """A PyTorch checkpoint's contents, with ``weights_only``: tensors and plain containers, never arbitrary objects."""
+    import pickle
+
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        if found:  # weights_only refused an object reference: nothing was called
+            raise WeightsError(
+                f"the checkpoint holds something other than tensors (a reference to {found.group(1)}), "
+                "so it was not loaded and nothing in it ran."
+            ) from None
+        raise WeightsError("the file is not a readable PyTorch checkpoint.") from None
+    except Exception as err:  # a damaged pickle can fail in any of a dozen ways; each gets the same sentence
+        raise WeightsError(
+            f"the file is not a readable PyTorch checkpoint ({type(err).__name__}: {str(err)[:200]})."
+        ) from None
+
+
+def _state_dict_of(obj: object) -> dict[str, Tensor]:
+    """The state dict in an unpickled checkpoint: the object itself, or its ``state_dict`` entry."""
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
+        raise WeightsError("the checkpoint is not a state dict (a mapping of names to tensors).")
+    return obj
+
+
+def _read_state(data: bytes, filename: str) -> Mapping[str, Tensor]:
+    """The tensors in a weights file, by name, after checking its size and kind.
+
+    Raises:
+        WeightsError: empty, too large, neither safetensors nor a checkpoint, or unreadable.
+    """
+    if not data:
+        raise WeightsError("the weights file is empty.")
+    if len(data) > MAX_WEIGHTS_BYTES:
+        raise WeightsError(
+            f"the weights file is {format_bytes(len(data))}; at most {format_bytes(MAX_WEIGHTS_BYTES)} is accepted."
+        )
+    if filename.lower().endswith(".safetensors"):
+        return _read_safetensors(data)
+    if not filename.lower().endswith(_PICKLE_SUFFIXES):
+        raise WeightsError("weights must be a .safetensors file or a PyTorch checkpoint (.pth, .pt, .bin, .ckpt).")
+    return _state_dict_of(_unpickle(data))
+
+
+def load_weights(model: nn.Module, data: bytes, filename: str) -> LoadReport:
+    """Load a torchvision-format ``.pth`` or a ``.safetensors`` file into ``model``.
+
+    Legacy key names are remapped; ``module.`` prefixes (DataParallel) are
+    dropped. The model is changed only if everything fits.
+
+    Raises:
+        WeightsError: the file cannot be read, or does not fit (with the report
+            in words).
+    """
+    state = _read_state(data, filename)
+    stripped = {k.removeprefix("module."): v for k, v in state.items()}
+    renamed = remap_legacy_keys(stripped)
+    remapped = sum(1 for a, b in zip(stripped, renamed, strict=True) if a != b)
+    own = model.state_dict()
+    legacy_bn = {k for k in own if k.endswith("num_batches_tracked")}  # old checkpoints lack them
+    missing = tuple(k for k in own if k not in renamed and k not in legacy_bn)
+    unexpected = tuple(k for k in renamed if k not in own)
+    mismatched = tuple(
+        (k, tuple(v.shape), tuple(own[k].shape))
+        for k, v in renamed.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    )
+    report = LoadReport(missing, unexpected, mismatched, remapped)
+    if not report.ok:
+        raise WeightsError(report.sentence())
+    model.load_state_dict(renamed, strict=False)
+    return report
+
+
+def save_weights(model: nn.Module) -> bytes:
+    """The model's state dict as safetensors bytes (no pickle)."""
+    from safetensors.torch import save as save_safetensors
+
+    return bytes(save_safetensors({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))

@@ -1,0 +1,91 @@
+"""The timed forward pass: every CPU path, shape checks against the plan, the time budget, ``densviz run``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import densviz.run as rt
+from densviz import build_model
+from densviz.cli import main
+from densviz.core.config import PRESETS, ConfigError, InputSpec
+from densviz.core.plan import make_plan
+
+TINY, TINY_INPUT = PRESETS["tiny"].config, PRESETS["tiny"].input
+
+
+@pytest.mark.parametrize(
+    ("precision", "channels_last"),
+    [(rt.Precision.FP32, False), (rt.Precision.FP32, True), (rt.Precision.BF16, False), (rt.Precision.BF16, True)],
+)
+def test_every_cpu_path_runs_and_matches_the_plan(precision: rt.Precision, channels_last: bool) -> None:
+    spec = InputSpec.square(32, batch=2)
+    model, plan = rt.build_for_run(TINY, spec)
+    x = rt.random_input(spec, 3)
+    with torch.no_grad():
+        reference = model.eval()(x)
+    result = rt.run_forward(
+        model, plan, x, rt.RunOptions(device="cpu", precision=precision, channels_last=channels_last, runs=2, warmup=1)
+    )
+    assert result.shapes_ok and len(result.shapes) == len(plan.layers) + len(plan.blocks)
+    assert result.output_shape == (2, 10) and len(result.top5) == 5
+    probs = torch.softmax(reference[0], 0)
+    assert result.top5[0][0] == int(probs.argmax())  # the same best class as fp32
+    assert result.median_ms > 0 and result.gflops > 0 and result.peak_gflops > 0
+    assert result.gflops == pytest.approx(2 * plan.totals.macs * 2 / (result.median_ms / 1e3) / 1e9)
+
+
+def test_unsupported_precision_is_refused() -> None:
+    model, plan = rt.build_for_run(TINY, TINY_INPUT)
+    with pytest.raises(ConfigError, match="dtype must be one of fp32, bf16 on cpu; got 'fp16'"):
+        rt.run_forward(
+            model, plan, rt.random_input(TINY_INPUT, 3), rt.RunOptions(device="cpu", precision="fp16", runs=1)
+        )
+
+
+def test_a_model_that_differs_from_the_plan_is_caught() -> None:
+    plan = make_plan(TINY, TINY_INPUT)
+    other = build_model(TINY.replace(compression=0.75))
+    result = rt.run_forward(other, plan, rt.random_input(TINY_INPUT, 3), rt.RunOptions(device="cpu", runs=1, warmup=0))
+    assert not result.shapes_ok
+    assert "features.transition1" in {s.name for s in result.shapes if not s.ok}
+
+
+def test_a_run_over_its_time_budget_is_refused_up_front() -> None:
+    spec = InputSpec.square(224, batch=64)
+    plan = make_plan(PRESETS["densenet121"].config, spec)
+    model = build_model(PRESETS["densenet121"].config, device="meta")  # never runs: refused first
+    with pytest.raises(ConfigError, match=r"this run would take about \d+ s .* over the 5 s limit; lower the runs"):
+        rt.run_forward(
+            model,
+            plan,
+            torch.empty(64, 3, 224, 224, device="meta"),
+            rt.RunOptions(device="cpu", runs=50, max_seconds=5),
+        )
+
+
+def test_cli_run_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--preset", "tiny", "--runs", "2", "--json", "--image", "flower"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["shapes_verified"] is True and data["output_shape"] == [1, 10]
+    assert data["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert len(data["top5"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--image", "/nonexistent.png"], "cannot read the image file"),
+        (["--weights", "/nonexistent.pth"], "cannot read the weights file"),
+        (["--dtype", "fp8"], "dtype must be fp32, bf16 or fp16"),
+        (["--runs", "0"], "runs must be an integer from 1 to 1,000"),
+        (["--device", "tpu"], "device must be auto or one of"),
+    ],
+)
+def test_cli_run_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], fragment: str) -> None:
+    code = main(["run", "--preset", "tiny", "--runs", "1", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and "Traceback" not in err
