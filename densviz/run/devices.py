@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import torch
 
 from densviz.core.config import ConfigError
+from densviz.core.settings import Precision
 
 __all__ = [
     "AUTOCAST_DTYPE",
@@ -31,14 +31,6 @@ __all__ = [
     "supported_precisions",
     "synchronize",
 ]
-
-
-class Precision(StrEnum):
-    """Arithmetic precision of a run: fp32, or bf16/fp16 autocast."""
-
-    FP32 = "fp32"
-    BF16 = "bf16"
-    FP16 = "fp16"
 
 
 AUTOCAST_DTYPE = {Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}

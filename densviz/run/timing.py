@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
+from densviz.core.settings import SETTINGS
 from densviz.nn.model import DenseNet, build_model
 from densviz.run.devices import (
     AUTOCAST_DTYPE,
@@ -60,22 +61,18 @@ class RunOptions:
             ``None`` for no limit.
     """
 
-    device: str = "auto"
-    precision: Precision = Precision.FP32
-    channels_last: bool = False
-    runs: int = 10
-    warmup: int = 2
-    threads: int | None = None
+    device: str = SETTINGS["device"].default
+    precision: Precision = SETTINGS["dtype"].default
+    channels_last: bool = SETTINGS["channels_last"].default
+    runs: int = SETTINGS["runs"].default
+    warmup: int = SETTINGS["warmup"].default
+    threads: int | None = SETTINGS["threads"].default
     max_seconds: float | None = 120.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "precision", Precision(self.precision))
-        if not 1 <= self.runs <= 1000:
-            raise ConfigError("runs", self.runs, "an integer from 1 to 1,000")
-        if not 0 <= self.warmup <= 100:
-            raise ConfigError("warmup", self.warmup, "an integer from 0 to 100")
-        if self.threads is not None and not 1 <= self.threads <= 1024:
-            raise ConfigError("threads", self.threads, "an integer from 1 to 1,024")
+        object.__setattr__(self, "precision", SETTINGS["dtype"].check(Precision(self.precision)))
+        for name in ("channels_last", "runs", "warmup", "threads"):
+            SETTINGS[name].check(getattr(self, name))
 
 
 @dataclass(frozen=True)
