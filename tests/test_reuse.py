@@ -1,40 +1,20 @@
-"""Feature reuse: the Figure 5 construction on hand-made weights, the trained variant, training on the digits."""
+"""Feature reuse, Figure 5: the construction on hand-made weights, the paper's readings, the drawn figure."""
 
 from __future__ import annotations
 
-import json
-import math
-import threading
+import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
 
-from densviz.cli import main
-from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, Stem
-from densviz.core.plan import make_plan
+from densviz.core.config import DenseNetConfig, Stem
+from densviz.draw.charts.figure5 import reuse_figure
 from densviz.nn.model import DenseNet
-from densviz.reuse import (
-    TRAIN_MACS_BUDGET,
-    WEIGHTS_FILE,
-    ReuseMap,
-    TrainOptions,
-    digit_batch,
-    digits,
-    mean_abs_by_source,
-    readings,
-    reuse_figure,
-    reuse_maps,
-    source_slices,
-    train,
-    training_variant,
-)
-from densviz.run import load_weights
-from tests.conftest import small_configs
+from densviz.reuse.figure5 import ReuseMap, mean_abs_by_source, readings, reuse_maps, source_slices
 
-TINY = PRESETS["tiny"].config
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_source_slices_follow_the_concatenation_order() -> None:
@@ -131,135 +111,33 @@ def test_figure_has_a_panel_per_block_with_the_last_column_outlined() -> None:
     assert fig.layout.coloraxis.cmax == 1.0 and fig.layout.coloraxis.cmin < 1.0
 
 
-def test_variant_of_a_small_cifar_network_changes_only_the_input_channels() -> None:
-    v = training_variant(TINY)
-    assert v.config == TINY.replace(in_channels=1) and v.size == 8
-    assert v.changes == ("one grey input channel instead of 3",)
+def test_reuse_maps_hold_plain_numpy_arrays_for_the_figure() -> None:
+    maps = reuse_maps(_hand_made(DenseNetConfig(growth_rate=4, block_config=(2, 1), stem=Stem.CIFAR)))
+    assert all(type(m.raw) is np.ndarray and type(m.values) is np.ndarray for m in maps)
 
 
-def test_variant_of_densenet121_keeps_its_blocks_and_lowers_k_to_fit_the_budget() -> None:
-    v = training_variant(PRESETS["densenet121"].config)
-    cfg = v.config
-    assert cfg.block_config == (6, 12, 24, 16) and cfg.compression == 0.5 and cfg.bn_size == 4
-    assert (cfg.stem, cfg.num_classes, cfg.in_channels) == (Stem.CIFAR, 10, 1)
-    assert cfg.growth_rate < 32 and cfg.init_features == 2 * cfg.growth_rate
-    assert make_plan(cfg, v.input).totals.macs <= TRAIN_MACS_BUDGET
-    # the largest k of the steps that fits: one step up would not
-    bigger = {16: 24, 12: 16, 8: 12}[cfg.growth_rate]
-    assert (
-        make_plan(cfg.replace(growth_rate=bigger, num_init_features=2 * bigger), v.input).totals.macs
-        > TRAIN_MACS_BUDGET
-    )
-    assert any(c.startswith(f"growth rate k = {cfg.growth_rate} instead of 32") for c in v.changes)
-    assert any("CIFAR stem" in c for c in v.changes) and any("10 classes" in c for c in v.changes)
+def _runtime_import_roots(path: Path) -> set[str]:
+    """Top-level packages a module imports when it runs (imports under ``if TYPE_CHECKING:`` left out)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for n in ast.walk(node)
+    }
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
 
 
-def test_variant_upsamples_when_the_transitions_need_pixels() -> None:
-    v = training_variant(DenseNetConfig(growth_rate=4, block_config=(1, 1, 1, 1, 1), stem=Stem.CIFAR))
-    assert v.size == 16  # four transitions halve 16 to 1
-    assert any("upsampled to 16×16" in c for c in v.changes)
-    assert digits(16).x_train.shape[1:] == (1, 16, 16)
-
-
-@settings(max_examples=25, deadline=None)
-@given(small_configs())
-def test_every_variant_fits_the_budget_or_is_as_small_as_it_gets(cfg: DenseNetConfig) -> None:
-    v = training_variant(cfg, max_macs=2_000_000)
-    macs = make_plan(v.config, v.input).totals.macs
-    if macs > 2_000_000:  # then nothing more could be taken away
-        assert v.config.growth_rate == min(cfg.growth_rate, 8)
-        halved = tuple((n + 1) // 2 for n in v.config.block_config)
-        if max(v.config.block_config) > 1:
-            with pytest.raises(ConfigError):
-                v.config.replace(block_config=halved)
-    assert len(v.config.block_config) == len(cfg.block_config) and v.config.compression == cfg.compression
-    assert v.config.bottleneck == cfg.bottleneck
-
-
-def test_digits_are_split_the_same_way_every_time_and_normalised() -> None:
-    d = digits(8)
-    assert d.x_train.shape == (1437, 1, 8, 8) and d.x_test.shape == (360, 1, 8, 8)
-    per_class = torch.bincount(torch.cat([d.y_train, d.y_test]))
-    assert (torch.bincount(d.y_test) - 0.2 * per_class).abs().max() <= 1  # stratified: 20% of every digit
-    assert abs(float(d.x_train.mean())) < 1e-4 and float(d.x_train.std()) == pytest.approx(1.0, abs=1e-3)
-    x, labels = digit_batch(3, 8, 8)
-    assert torch.equal(x, d.x_test[:3]) and labels == d.y_test[:3].tolist()
-    x, _ = digit_batch(2, 32, 24, in_channels=3)
-    assert x.shape == (2, 3, 32, 24)
-
-
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("epochs", 0), ("epochs", True), ("max_seconds", -1), ("seed", -1), ("batch_size", 5000), ("lr", float("nan"))],
-)
-def test_bad_training_options_name_the_field(field: str, value: object) -> None:
-    with pytest.raises(ConfigError) as err:
-        TrainOptions(**{field: value})  # type: ignore[arg-type]
-    assert err.value.field == field
-
-
-def test_seeded_training_of_tiny_is_accurate_and_deterministic() -> None:
-    torch.set_num_threads(1)
-    variant = training_variant(TINY)
-    first = train(variant, TrainOptions(epochs=3, seed=0, device="cpu"))
-    again = train(variant, TrainOptions(epochs=3, seed=0, device="cpu"))
-    other = train(variant, TrainOptions(epochs=1, seed=1, device="cpu"))
-    assert first.test_accuracy >= 0.9, first.log.epochs  # chance is 10%
-    assert first.test_accuracy == again.test_accuracy
-    for (name, a), b in zip(first.model.state_dict().items(), again.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
-    assert not torch.equal(first.model.classifier.weight, other.model.classifier.weight)
-    log = first.log
-    assert [e.epoch for e in log.epochs] == [1, 2, 3] and log.epochs[-1].step == 3 * math.ceil(1437 / 64)
-    assert len(log.losses) == log.total_steps and log.fraction == 1.0
-    assert log.losses[-1][2] < log.losses[0][2]  # the loss went down
-    assert first.stopped_by == "epochs" and first.time_to(0.9) is not None
-    # the trained network classifies held-out digits it never saw, through the forward-pass path too
-    x, labels = digit_batch(64, 8, 8)
-    with torch.no_grad():
-        correct = (first.model(x).argmax(1) == torch.tensor(labels)).float().mean()
-    assert float(correct) >= 0.85
-
-
-def test_stop_keeps_the_network_trained_so_far() -> None:
-    stop = threading.Event()
-    stop.set()
-    result = train(training_variant(TINY), TrainOptions(epochs=5, device="cpu"), stop=stop)
-    assert result.stopped_by == "user" and len(result.log.losses) == 1
-    assert len(result.log.epochs) == 1 and 0.0 <= result.test_accuracy <= 1.0  # evaluated after its one step
-    timed = train(training_variant(TINY), TrainOptions(epochs=200, max_seconds=0.5, device="cpu"))
-    assert timed.stopped_by == "time" and timed.log.epochs[-1].epoch < 200
-
-
-def test_cli_reuse_writes_heat_maps_accuracy_and_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["reuse", "--preset", "tiny", "--epochs", "2", "--threads", "1", "--out", str(tmp_path)])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    names = {p.name for p in tmp_path.iterdir()}
-    assert {"reuse.html", "training.json", WEIGHTS_FILE} <= names
-    assert {"reuse.png", "reuse.svg"} <= names or "Chromium" in err
-    data = json.loads((tmp_path / "training.json").read_text())
-    assert f"held-out accuracy {data['test_accuracy']:.1%}" in out
-    assert len(data["epochs"]) == 2 and len(data["heat_maps"]) == 3 and len(data["readings"]) == 4
-    assert data["changes"] == ["one grey input channel instead of 3"]
-    assert "one grey input channel" in err and "densviz run" in err and "--image digits" in err
-    # the weights load into the trained architecture without a missing or unexpected key
-    model = DenseNet(DenseNetConfig.from_dict(data["config"]))
-    report = load_weights(model, (tmp_path / WEIGHTS_FILE).read_bytes(), WEIGHTS_FILE)
-    assert report.ok
-
-
-def test_cli_reuse_refuses_bad_flags_with_a_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["reuse", "--preset", "tiny", "--epochs", "0", "--out", str(tmp_path)]) == 2
-    assert "epochs must be an integer from 1 to 200; got 0." in capsys.readouterr().err
-    assert main(["reuse", "--preset", "tiny", "--max-seconds", "soon", "--out", str(tmp_path)]) == 2
-    assert "max_seconds" in capsys.readouterr().err
-
-
-def test_more_blocks_than_the_digits_can_feed_are_refused_with_a_sentence() -> None:
-    seven = training_variant(DenseNetConfig(growth_rate=4, block_config=(1,) * 7, stem=Stem.CIFAR))
-    assert seven.size == 64  # six transitions halve 64 to 1
-    with pytest.raises(
-        ConfigError, match=r"at most 7 dense blocks: these 8 would need the digits upsampled to 128×128"
-    ):
-        training_variant(DenseNetConfig(growth_rate=4, block_config=(1,) * 8, stem=Stem.CIFAR))
+def test_reuse_package_draws_nothing_and_the_figure_needs_no_torch() -> None:
+    package = ROOT / "densviz" / "reuse"
+    assert {p.name for p in package.glob("*.py") if "plotly" in _runtime_import_roots(p)} == set()
+    assert "torch" not in _runtime_import_roots(ROOT / "densviz" / "draw" / "charts" / "figure5.py")
+    assert "torch" not in _runtime_import_roots(package / "variant.py")

@@ -18,6 +18,7 @@ import streamlit as st
 import torch
 
 from densviz.core.config import ConfigError, InputSpec
+from densviz.draw.charts.figure5 import reuse_figure
 from densviz.reuse import (
     WEIGHTS_FILE,
     TrainLog,
@@ -27,7 +28,6 @@ from densviz.reuse import (
     caption,
     digits,
     readings,
-    reuse_figure,
     reuse_maps,
     train,
     training_json,
