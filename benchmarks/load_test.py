@@ -28,10 +28,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve  # benchmarks/streamlit_server.py
-
 from densviz import PRESETS, InputSpec, make_plan
 from densviz.core.units import format_bytes, format_count
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' server helper
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, serve
 
 
 @dataclass

@@ -6,13 +6,10 @@ Chromium with Playwright, and stops the server by its pid.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -20,21 +17,12 @@ import pytest
 from densviz.core.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
 from densviz.core.plan import make_plan
 from densviz.core.units import format_count
+from tests.browser import server as helper
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 
 
-def _server_module() -> Any:
-    spec = importlib.util.spec_from_file_location("streamlit_server", ROOT / "benchmarks" / "streamlit_server.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-helper = _server_module()
 pytestmark = pytest.mark.skipif(
     not Path(helper.CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it as root)"
 )
