@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import Tensor, nn
 
-from densviz.core.config import ConfigError, DenseNetConfig
+from densviz.core.config import DenseNetConfig
+from densviz.core.settings import SETTINGS
 from densviz.nn.model import DenseNet, build_model
 from densviz.reuse.data import digits, training_digits
 from densviz.reuse.variant import TrainVariant
@@ -42,46 +43,17 @@ class TrainOptions:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
     """
 
-    epochs: int = 3
-    max_seconds: float | None = None
-    seed: int = 0
-    batch_size: int = 64
-    lr: float = 0.1
+    epochs: int = SETTINGS["epochs"].default
+    max_seconds: float | None = SETTINGS["max_seconds"].default
+    seed: int = SETTINGS["seed"].default
+    batch_size: int = SETTINGS["batch_size"].default
+    lr: float = SETTINGS["lr"].default
     weight_decay: float = 1e-4
-    device: str = "auto"
+    device: str = SETTINGS["device"].default
 
     def __post_init__(self) -> None:
-        checks: Sequence[tuple[str, Any, bool, str]] = (
-            (
-                "epochs",
-                self.epochs,
-                isinstance(self.epochs, int) and 1 <= self.epochs <= 200,
-                "an integer from 1 to 200",
-            ),
-            (
-                "max_seconds",
-                self.max_seconds,
-                self.max_seconds is None
-                or (isinstance(self.max_seconds, int | float) and 0 < self.max_seconds <= 3600),
-                "a number of seconds above 0 and at most 3,600, or none",
-            ),
-            ("seed", self.seed, isinstance(self.seed, int) and 0 <= self.seed < 2**32, "an integer from 0 to 2³²−1"),
-            (
-                "batch_size",
-                self.batch_size,
-                isinstance(self.batch_size, int) and 1 <= self.batch_size <= 1437,
-                "an integer from 1 to 1,437",
-            ),
-            (
-                "lr",
-                self.lr,
-                isinstance(self.lr, int | float) and math.isfinite(self.lr) and 0 < self.lr <= 10,
-                "a number in (0, 10]",
-            ),
-        )
-        for name, value, ok, allowed in checks:
-            if isinstance(value, bool) or not ok:
-                raise ConfigError(name, value, allowed)
+        for name in ("epochs", "max_seconds", "seed", "batch_size", "lr"):
+            SETTINGS[name].check(getattr(self, name))
 
 
 @dataclass(frozen=True)
