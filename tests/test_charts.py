@@ -11,12 +11,14 @@ from densviz.draw.charts import (
     adjacency_figure,
     channel_growth_figure,
     cost_figure,
+    growth_overlay_figure,
     make_chart,
     memory_figure,
     spatial_volume_figure,
     volume_3d_figure,
 )
 from densviz.draw.palette import block_color
+from tests.test_graph import renamed
 
 
 def plan_of(name: str, batch: int = 1):  # type: ignore[no-untyped-def]
@@ -117,3 +119,21 @@ def test_every_chart_by_name_has_title_and_axis_units() -> None:
     assert memory_figure(plan).layout.yaxis.title.text == "MiB"
     with pytest.raises(ConfigError, match="chart must be one of"):
         make_chart(plan, "pie")
+
+
+@pytest.mark.parametrize("name", ["densenet121", "tiny"])
+def test_charts_colour_and_group_rows_by_role_not_by_name(name: str) -> None:
+    plan = plan_of(name)
+    other = renamed(plan)
+    for kind in ChartKind:
+        fig, fig_other = make_chart(plan, kind), make_chart(other, kind)
+        for trace, trace_other in zip(fig.data, fig_other.data, strict=True):
+            values = "z" if trace.type == "heatmap" else "y"  # the heat map's rows are named
+            assert trace_other[values] == trace[values], kind
+            if trace.type == "bar":
+                assert trace_other.marker.color == trace.marker.color, kind
+                assert list(trace_other.x) == list(trace.x), kind
+        assert fig_other.layout.xaxis.tickvals == fig.layout.xaxis.tickvals, kind
+        assert fig_other.layout.shapes == fig.layout.shapes, kind
+    overlay = growth_overlay_figure([("a", plan), ("b", other)]).data
+    assert overlay[0].y == overlay[1].y

@@ -1,14 +1,23 @@
 """The concatenation graph: edges as the paper's Figure 1 has them, at every size."""
 
+from dataclasses import replace
+
 import pytest
 
 from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
-from densviz.core.plan import LayerKind, make_plan
+from densviz.core.plan import ArchitecturePlan, Role, make_plan
 from densviz.draw.graph import FULL_LAYER_LIMIT, Detail, NodeKind, build_graph, members
 
 
 def plan_of(name: str):  # type: ignore[no-untyped-def]
     return make_plan(PRESETS[name].config, PRESETS[name].input)
+
+
+def renamed(plan: ArchitecturePlan) -> ArchitecturePlan:
+    """The same plan with every row under another name: what a drawing shows must come from roles."""
+    new = {r.name: f"module{i}" for i, r in enumerate(plan.layers)}
+    layers = tuple(replace(r, name=new[r.name], inputs=tuple(new[s] for s in r.inputs)) for r in plan.layers)
+    return replace(plan, layers=layers, _by_name={})
 
 
 def cifar(layers: tuple[int, ...], k: int = 12):  # type: ignore[no-untyped-def]
@@ -21,8 +30,9 @@ def test_dense_edges_per_block_are_triangular(layers: tuple[int, ...]) -> None:
     plan = cifar(layers)
     graph = build_graph(plan, Detail.DENSE)
     for s in plan.blocks:
-        block_layers = {r.name for r in plan.layers if r.block == s.index and r.kind is LayerKind.DENSE_LAYER}
-        closing = f"features.transition{s.index}" if s.transition_channels is not None else "features.norm5"
+        block_layers = {r.name for r in plan.with_role(Role.DENSE_LAYER) if r.block == s.index}
+        transition = [r.name for r in plan.with_role(Role.TRANSITION) if r.block == s.index]
+        closing = transition[0] if s.transition_channels is not None else plan.final_norm.name
         into_layers = [e for e in graph.edges if e.dst in block_layers]
         into_closing = [e for e in graph.edges if e.dst == closing]
         n = s.layers
@@ -129,3 +139,31 @@ def test_bad_graph_options(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ConfigError) as info:
         build_graph(plan_of("densenet121"), **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("name", ["densenet121", "densenet_bc100_k12", "tiny"])
+@pytest.mark.parametrize("detail", list(Detail))
+@pytest.mark.parametrize("block", [None, 1, 3])
+def test_rows_are_drawn_by_role_not_by_name(name: str, detail: Detail, block: int | None) -> None:
+    plan = plan_of(name)
+    graph, other = build_graph(plan, detail, block=block), build_graph(renamed(plan), detail, block=block)
+    assert [n.kind for n in other.nodes] == [n.kind for n in graph.nodes]
+    assert [n.lines for n in other.nodes] == [n.lines for n in graph.nodes]
+    assert [(e.channels, e.note, e.spine) for e in other.edges] == [(e.channels, e.note, e.spine) for e in graph.edges]
+    assert [len(c.nodes) for c in other.clusters] == [len(c.nodes) for c in graph.clusters]
+    assert other.notes == graph.notes
+
+
+@pytest.mark.parametrize("stem", list(Stem))
+def test_stem_rows_are_titled_by_kind(stem: Stem) -> None:
+    plan = make_plan(DenseNetConfig(growth_rate=8, block_config=(2, 2), stem=stem), InputSpec.square(32))
+    graph = build_graph(plan, Detail.DENSE)
+    titles = [n.title for n in graph.nodes if n.kind is NodeKind.STEM]
+    if stem is Stem.CIFAR:
+        assert titles == ["conv0 · 3×3 conv"]
+    else:
+        assert titles == ["conv0 · 7×7/2 conv", "norm0 · batch norm", "relu0 · ReLU", "pool0 · 3×3/2 max pool"]
+    overview = build_graph(plan, Detail.OVERVIEW)
+    assert overview.nodes[1].lines[0] == (
+        "3×3 conv" if stem is Stem.CIFAR else "7×7/2 conv, batch norm, ReLU, 3×3/2 max pool"
+    )
