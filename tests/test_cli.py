@@ -1,12 +1,14 @@
 """The densviz command: tables, JSON, and one sentence for every bad flag."""
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
 from densviz.cli import main
+from tests.golden import check_golden
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -107,3 +109,16 @@ def test_console_script_runs_without_traceback() -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.strip() == "densviz: error: compression must be a number θ with 0 < θ ≤ 1; got 2.0."
+
+
+def test_summary_matches_its_golden_file(capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest) -> None:
+    code, out, err = run(capsys, "summary", "--preset", "densenet121")
+    assert code == 0 and err == ""
+    check_golden(request, "summary_densenet121.txt", out)
+
+
+def test_every_command_is_listed_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    listed = [line.split()[0] for line in out.splitlines() if re.match(r"    \w", line)]
+    assert listed == ["presets", "summary", "verify", "export", "compare", "run", "reuse"]

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 import zipfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import densviz.export as export_module
+import densviz.export.files as export_files
 from densviz.cli import main
 from densviz.core.config import PRESETS, ConfigError, load_json
 from densviz.core.plan import make_plan
@@ -40,13 +41,13 @@ def test_tables_and_config_without_any_tool(tmp_path: Path) -> None:
     names = sorted(p.name for p in result.files)
     assert names == ["blocks.csv", "config.json", "layers.csv", "plan.json"]
     rows = list(csv.DictReader(io.StringIO((tmp_path / "layers.csv").read_text())))
-    assert [r["name"] for r in rows] == [r.name for r in plan.layers]
+    assert [r["layer"] for r in rows] == [r.name for r in plan.layers]
     assert sum(int(r["params"]) for r in rows) == 20_266
     assert rows[1]["inputs"] == "features.conv0"
     assert load_json(tmp_path / "config.json") == (plan.config, plan.input)
     assert json.loads((tmp_path / "plan.json").read_text()) == json.loads(json.dumps(plan.to_dict()))
     blocks = list(csv.DictReader(io.StringIO((tmp_path / "blocks.csv").read_text())))
-    assert [int(b["out_channels"]) for b in blocks] == [32, 32, 32]
+    assert [int(b["C out"]) for b in blocks] == [32, 32, 32]
 
 
 def test_charts_fall_back_to_html_without_a_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +56,7 @@ def test_charts_fall_back_to_html_without_a_browser(tmp_path: Path, monkeypatch:
             "Chart images need a Chromium browser, and none is installed (apt-get install chromium)."
         )
 
-    monkeypatch.setattr(export_module, "chart_images", no_browser)
+    monkeypatch.setattr(export_files, "chart_images", no_browser)
     result = export(tiny_plan(), tmp_path, ["png"], charts=None)
     chart_files = sorted(p.name for p in result.files if p.name.startswith("chart-"))
     assert chart_files == sorted(
@@ -147,3 +148,14 @@ def test_cli_export_writes_and_lists_files(capsys: pytest.CaptureFixture[str], t
     out = capsys.readouterr().out.split()
     assert code == 0
     assert sorted(Path(p).name for p in out) == ["blocks.csv", "config.json", "layers.csv", "plan.json"]
+
+
+def test_cli_export_passes_the_graph_flags(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = ["export", "--preset", "tiny", "--out", str(tmp_path), "--formats", "dot"]
+    code = main([*args, "--detail", "chain", "--block", "2", "--direction", "LR", "--show-cost"])
+    assert code == 0
+    assert [Path(p).name for p in capsys.readouterr().out.split()] == ["graph-chain-block2.dot"]
+    dot = (tmp_path / "graph-chain-block2.dot").read_text()
+    assert "rankdir=LR" in dot and re.search(r"params · [^<]*MACs</FONT>", dot)  # the costs are in the labels
+    assert main([*args, "--max-full-layers", "-1"]) == 2
+    assert "max_full_layers must be a positive integer; got -1." in capsys.readouterr().err

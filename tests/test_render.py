@@ -9,6 +9,7 @@ import densviz.draw.render as render_module
 from densviz.core.config import PRESETS
 from densviz.core.plan import make_plan
 from densviz.draw.graph import Detail, build_graph
+from densviz.draw.options import GraphOptions
 from densviz.draw.render import DotMissingError, GraphFormat, RenderTimeoutError, draw, render, to_dot
 from tests.golden import check_golden
 
@@ -77,7 +78,7 @@ def test_draw_falls_back_to_a_simpler_view(monkeypatch: pytest.MonkeyPatch) -> N
         return real(dot, fmt, timeout=timeout) if render_module.dot_available() else b"<svg/>"
 
     monkeypatch.setattr(render_module, "render", slow_dense)
-    drawing = draw(plan_of("tiny"), Detail.DENSE)
+    drawing = draw(plan_of("tiny"), GraphOptions(detail=Detail.DENSE))
     assert drawing.graph.detail is Detail.CHAIN
     assert drawing.image is not None
     assert any("Drawing the chain view instead of the dense one" in note for note in drawing.notes)
@@ -87,7 +88,7 @@ def test_missing_dot_still_gives_dot_text(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(render_module.shutil, "which", lambda _name: None)
     with pytest.raises(DotMissingError, match="apt-get install graphviz"):
         render("digraph { a -> b }")
-    drawing = draw(plan_of("tiny"), Detail.DENSE)
+    drawing = draw(plan_of("tiny"), GraphOptions(detail=Detail.DENSE))
     assert drawing.image is None
     assert drawing.dot.startswith("digraph densenet")
     assert any("apt-get install graphviz" in note for note in drawing.notes)

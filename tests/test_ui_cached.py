@@ -36,15 +36,26 @@ def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytes
 
 
 def test_graph_downloads_follow_the_graph_views_settings() -> None:
-    from densviz.draw.graph import Detail
+    from densviz.draw.options import GraphOptions
     from densviz.export import ExportFormat
 
     cfg, spec = PRESETS["tiny"].config, PRESETS["tiny"].input
 
     def page(show_cost: bool) -> str:
-        files = cached.export_files(cfg, spec, ExportFormat.HTML, Detail.DENSE, None, "TB", True, (), show_cost, None)
+        options = GraphOptions(show_cost=show_cost)
+        files = cached.export_files(cfg, spec, ExportFormat.HTML, options, graph=True, charts=())
         return files["graph-dense.html"].decode()
 
     plain, costed = page(False), page(True)
     conv0 = ">432 params"  # a label on the node (its tooltip has it always); 3×3 conv, 3 → 16: 3·16·9 weights
     assert conv0 in costed and conv0 not in plain  # the Graph view's "params & MACs" toggle reaches the file
+
+
+def test_the_compare_views_spelling_draws_the_same_graph() -> None:
+    from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
+    from densviz.draw.options import GraphOptions
+
+    cfg, spec = PRESETS["tiny"].config, PRESETS["tiny"].input
+    old = cached.drawing_for(cfg, spec, Detail.OVERVIEW, None, "TB", True, DEFAULT_MAX_FULL_LAYERS)
+    new = cached.drawing_for(cfg, spec, GraphOptions(Detail.OVERVIEW, show_cost=True))
+    assert old.dot == new.dot and old.graph.detail is Detail.OVERVIEW

@@ -19,6 +19,7 @@ import graphviz
 
 from densviz.core.plan import ArchitecturePlan
 from densviz.draw.graph import ConcatGraph, Detail, Node, NodeKind, build_graph
+from densviz.draw.options import GraphOptions
 from densviz.draw.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
 
 __all__ = [
@@ -230,13 +231,9 @@ _FALLBACK = {Detail.DENSE: Detail.CHAIN, Detail.CHAIN: Detail.OVERVIEW}
 
 def draw(
     plan: ArchitecturePlan,
-    detail: Detail | str = Detail.DENSE,
+    options: GraphOptions | None = None,
     fmt: GraphFormat | str = GraphFormat.SVG,
     *,
-    block: int | None = None,
-    direction: str = "TB",
-    show_cost: bool = False,
-    max_full_layers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Drawing:
     """Build, lay out and render a plan's graph, never hanging.
@@ -244,15 +241,21 @@ def draw(
     If ``dot`` runs out of time, the next simpler detail level is drawn
     (dense → chain → overview) and a note says so. If ``dot`` is missing, the
     DOT text still comes back, with a note naming the package.
-    """
-    from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS
 
+    Args:
+        plan: What to draw.
+        options: Detail, block, direction, costs and elision; the defaults of
+            :class:`GraphOptions` if not given.
+        fmt: The picture's format.
+        timeout: Seconds ``dot`` may take for one picture.
+    """
+    options = options or GraphOptions()
     fmt = GraphFormat(fmt)
-    detail = Detail(detail)
+    detail = options.detail
     notes: list[str] = []
     while True:
-        graph = build_graph(plan, detail, block=block, max_full_layers=max_full_layers or DEFAULT_MAX_FULL_LAYERS)
-        dot_text = to_dot(graph, direction=direction, show_cost=show_cost)
+        graph = build_graph(plan, detail, block=options.block, max_full_layers=options.max_full_layers)
+        dot_text = to_dot(graph, direction=options.direction, show_cost=options.show_cost)
         try:
             image = render(dot_text, fmt, timeout=timeout)
         except DotMissingError as err:

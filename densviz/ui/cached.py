@@ -21,7 +21,8 @@ from densviz.core.config import DenseNetConfig, InputSpec
 from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan, checked_plan
 from densviz.draw.charts import ChartKind, adjacency_figure, make_chart, volume_3d_figure
-from densviz.draw.graph import Detail
+from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
+from densviz.draw.options import GraphOptions
 from densviz.draw.render import Drawing, GraphFormat, draw
 from densviz.export import ExportFormat, export
 
@@ -53,26 +54,34 @@ def volume_for(cfg: DenseNetConfig, spec: InputSpec, log_scale: bool) -> go.Figu
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
+def _drawing(cfg: DenseNetConfig, spec: InputSpec, options: GraphOptions) -> Drawing:
+    return draw(plan_for(cfg, spec), options, GraphFormat.SVG, timeout=8.0)
+
+
 def drawing_for(
     cfg: DenseNetConfig,
     spec: InputSpec,
-    detail: Detail,
-    block: int | None,
-    direction: str,
-    show_cost: bool,
-    max_full_layers: int,
+    options: GraphOptions | Detail,
+    block: int | None = None,
+    direction: str = "TB",
+    show_cost: bool = False,
+    max_full_layers: int = DEFAULT_MAX_FULL_LAYERS,
 ) -> Drawing:
-    """The graph as SVG (with its DOT and notes), through dot with a timeout."""
-    return draw(
-        plan_for(cfg, spec),
-        detail,
-        GraphFormat.SVG,
-        block=block,
-        direction=direction,
-        show_cost=show_cost,
-        max_full_layers=max_full_layers,
-        timeout=8.0,
-    )
+    """The graph as SVG (with its DOT and notes), through dot with a timeout.
+
+    Args:
+        cfg: The architecture.
+        spec: The input.
+        options: How to draw the graph. A :class:`Detail` followed by the
+            separate settings is the older spelling, kept for the Compare view.
+        block: With a :class:`Detail` only.
+        direction: With a :class:`Detail` only.
+        show_cost: With a :class:`Detail` only.
+        max_full_layers: With a :class:`Detail` only.
+    """
+    if not isinstance(options, GraphOptions):
+        options = GraphOptions(options, block, direction, show_cost, max_full_layers)
+    return _drawing(cfg, spec, options)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -80,37 +89,29 @@ def export_files(
     cfg: DenseNetConfig,
     spec: InputSpec,
     fmt: ExportFormat,
-    detail: Detail,
-    block: int | None,
-    direction: str,
+    options: GraphOptions,
+    *,
     graph: bool,
     charts: tuple[ChartKind, ...],
-    show_cost: bool = False,
-    max_full_layers: int | None = None,
 ) -> dict[str, bytes]:
     """Files of one export format, by file name (made when a download is clicked).
 
-    The graph is drawn with the Graph view's settings (detail, block, direction,
-    parameters and MACs on the nodes, the longest block drawn in full), as the
-    SVG the page shows.
+    Args:
+        cfg: The architecture.
+        spec: The input.
+        fmt: The format.
+        options: The Graph view's settings (detail, block, direction,
+            parameters and MACs on the nodes, the longest block drawn in full),
+            so that the graph is drawn as the SVG the page shows.
+        graph: Whether to draw the graph.
+        charts: Which charts.
     """
     import tempfile
     from pathlib import Path
 
     plan = checked_plan(cfg, spec, BUDGET_BYTES)  # not plan_for: this runs in a download thread
     with tempfile.TemporaryDirectory(prefix="densviz-export-") as tmp:
-        result = export(
-            plan,
-            tmp,
-            [fmt],
-            detail=detail,
-            block=block,
-            direction=direction,
-            show_cost=show_cost,
-            max_full_layers=max_full_layers,
-            graph=graph,
-            charts=list(charts),
-        )
+        result = export(plan, tmp, [fmt], graph_options=options, graph=graph, charts=list(charts))
         return {Path(p).name: Path(p).read_bytes() for p in result.files}
 
 

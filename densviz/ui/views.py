@@ -8,16 +8,29 @@ nothing while another is shown. The forward-pass view registers in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
 from densviz.core.config import DenseNetConfig, InputSpec, state_to_json
 from densviz.core.plan import ArchitecturePlan
+from densviz.core.table import (
+    BLOCK_COLUMNS,
+    LAYER_COLUMNS,
+    Column,
+    Style,
+    block_rows,
+    headers,
+    layer_rows,
+    on_screen,
+    values,
+)
 from densviz.core.units import format_bytes, format_count, format_macs
 from densviz.draw.charts import ChartKind
 from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, FULL_LAYER_LIMIT, Detail
+from densviz.draw.options import GraphOptions
 from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.ui import cached
@@ -89,9 +102,8 @@ def graph_view(net: Network) -> None:
         help=f"longer blocks show their first and last 3 layers and one node for the rest (dot needs minutes beyond {FULL_LAYER_LIMIT} layers)",
         disabled=detail != Detail.DENSE,
     )
-    drawing = cached.drawing_for(
-        net.config, net.input, Detail(detail or Detail.DENSE), block, direction or "TB", bool(show_cost), int(max_full)
-    )
+    options = GraphOptions(Detail(detail or Detail.DENSE), block, direction or "TB", bool(show_cost), int(max_full))
+    drawing = cached.drawing_for(net.config, net.input, options)
     if drawing.notes:
         st.caption(" ".join(f":material/info: {note}" for note in drawing.notes))
     if drawing.image is not None:
@@ -120,52 +132,34 @@ def volume_view(net: Network) -> None:
 
 
 def layers_view(net: Network) -> None:
-    """The plan as a table: search, sort, per-block subtotals, torchinfo."""
+    """The plan as a table: search, sort, per-block subtotals, torchinfo.
+
+    The columns and their headers are :mod:`densviz.core.table`'s, as in
+    ``densviz summary`` and the CSV files; the numbers stay numbers (they sort),
+    shown with thousands separators.
+    """
     plan = net.plan
     query = (
         st.text_input("Search layers", key="layer_search", placeholder="e.g. denseblock3, transition, norm")
         .strip()
         .lower()
     )
-    rows = [
-        {
-            "layer": r.name,
-            "kind": r.kind.value,
-            "block": r.block,
-            "C in": r.in_channels,
-            "C out": r.out_channels,
-            "H×W in": f"{r.in_hw[0]}×{r.in_hw[1]}",
-            "H×W out": f"{r.out_hw[0]}×{r.out_hw[1]}",
-            "params": r.params,
-            "MACs": r.macs,
-            "output KiB": round(r.output_bytes / 1024, 1),
-            "reads": len(r.inputs),
+    formats = {Style.COUNT: "localized", Style.PERCENT: "percent"}
+
+    def table(columns: Sequence[Column[Any]], rows: Sequence[Any], **kwargs: Any) -> None:
+        records = [dict(zip(headers(columns), row, strict=True)) for row in values(columns, rows)]
+        number_formats = {
+            c.header: st.column_config.NumberColumn(format=formats[c.style]) for c in columns if c.style in formats
         }
-        for r in plan.layers
-        if not query or query in r.name.lower() or query in r.kind.value
-    ]
+        st.dataframe(records, hide_index=True, width="stretch", column_config=number_formats, **kwargs)
+
+    rows = [r for r in layer_rows(plan) if not query or query in r.layer.name.lower() or query in r.layer.kind.value]
     st.caption(
         f"{len(rows)} of {len(plan.layers)} modules · MACs per image (convolutions and linear, no bias or BN) · output for batch {net.input.batch}, float32 · click a column to sort"
     )
-    st.dataframe(rows, hide_index=True, width="stretch", height=420)
+    table(on_screen(LAYER_COLUMNS), rows, height=420)
     st.markdown("**Per block**")
-    st.dataframe(
-        [
-            {
-                "block": b.name,
-                "layers": b.layers,
-                "channels": f"{b.in_channels} → {b.out_channels}",
-                "after transition": b.transition_channels,
-                "H×W": f"{b.hw[0]}×{b.hw[1]}",
-                "params": b.params,
-                "MACs": b.macs,
-                "share of params": f"{b.params / plan.totals.params:.1%}",
-            }
-            for b in plan.blocks
-        ],
-        hide_index=True,
-        width="stretch",
-    )
+    table(on_screen(BLOCK_COLUMNS), block_rows(plan))
     with st.expander("torchinfo's summary of the same model"):
         if st.toggle(
             "Build the model and summarise it",
@@ -204,20 +198,22 @@ def memory_view(net: Network) -> None:
     _chart(cached.chart_for(net.config, net.input, ChartKind.MEMORY))
 
 
-def export_view(net: Network) -> None:
-    """Download every format; load a config JSON."""
-    cfg, spec, plan = net.config, net.input, net.plan
-    detail = Detail(st.session_state.get("graph_detail") or Detail.DENSE)
-    block = st.session_state.get("graph_block")
-    direction = st.session_state.get("graph_direction") or "TB"
-    stem = f"graph-{detail.value}" + (f"-block{block}" if block else "")
-
-    st.markdown(f"**Graph** ({detail.value} detail, {_block_label(block)}; change these in the Graph view)")
+def _graph_downloads(net: Network) -> GraphOptions:
+    """The graph's download buttons, drawn as the Graph view draws it; its settings, for the zip."""
+    cfg, spec = net.config, net.input
+    options = GraphOptions(  # the Graph view's settings
+        Detail(st.session_state.get("graph_detail") or Detail.DENSE),
+        st.session_state.get("graph_block"),
+        st.session_state.get("graph_direction") or "TB",
+        bool(st.session_state.get("graph_cost")),
+        int(st.session_state.get("graph_max_full", DEFAULT_MAX_FULL_LAYERS)),
+    )
+    st.markdown(
+        f"**Graph** ({options.detail.value} detail, {_block_label(options.block)}; change these in the Graph view)"
+    )
     # SVG and DOT are the Graph view's own drawing (cached): ready at once, no deferred
     # generation that a rerun of the page could drop before the browser fetched it.
-    show_cost = bool(st.session_state.get("graph_cost"))
-    max_full = int(st.session_state.get("graph_max_full", DEFAULT_MAX_FULL_LAYERS))
-    drawing = cached.drawing_for(cfg, spec, detail, block, direction, show_cost, max_full)
+    drawing = cached.drawing_for(cfg, spec, options)
 
     ready: dict[ExportFormat, bytes] = {ExportFormat.DOT: drawing.dot.encode()}
     if drawing.image is not None:
@@ -226,28 +222,22 @@ def export_view(net: Network) -> None:
     for col, fmt in zip(
         cols, (ExportFormat.SVG, ExportFormat.PNG, ExportFormat.PDF, ExportFormat.DOT, ExportFormat.HTML), strict=True
     ):
-        name = f"{stem}.{fmt.value}"
+        name = f"{options.stem}.{fmt.value}"
         col.download_button(
             fmt.value.upper(),
-            data=ready.get(fmt)
-            or _file_maker(
-                cfg,
-                spec,
-                fmt,
-                detail,
-                block,
-                direction,
-                name,
-                graph=True,
-                charts=(),
-                show_cost=show_cost,
-                max_full=max_full,
-            ),
+            data=ready.get(fmt) or _file_maker(cfg, spec, fmt, options, name, graph=True, charts=()),
             file_name=name,
             key=f"dl_graph_{fmt.value}",
             on_click="ignore",
             width="stretch",
         )
+    return options
+
+
+def export_view(net: Network) -> None:
+    """Download every format; load a config JSON."""
+    cfg, spec, plan = net.config, net.input, net.plan
+    options = _graph_downloads(net)
     st.markdown("**Charts** (HTML works offline; images are made by Chromium when you click)")
     kind = ChartKind(
         st.selectbox("Chart", list(ChartKind), key="export_chart", format_func=lambda k: k.value) or ChartKind.CHANNELS
@@ -260,7 +250,7 @@ def export_view(net: Network) -> None:
     )
     for col, fmt in zip(chart_cols, formats, strict=False):
         name = f"chart-{kind.value}.{fmt.value}"
-        maker = _file_maker(cfg, spec, fmt, detail, block, direction, name, graph=False, charts=(kind,))
+        maker = _file_maker(cfg, spec, fmt, GraphOptions(), name, graph=False, charts=(kind,))  # no graph drawn
         col.download_button(
             fmt.value.upper(),
             data=maker,
@@ -296,19 +286,7 @@ def export_view(net: Network) -> None:
     )
     st.download_button(
         "Everything as one zip",
-        data=_file_maker(
-            cfg,
-            spec,
-            ExportFormat.ZIP,
-            detail,
-            block,
-            direction,
-            "densenet.zip",
-            graph=True,
-            charts=tuple(ChartKind),
-            show_cost=show_cost,
-            max_full=max_full,
-        ),
+        data=_file_maker(cfg, spec, ExportFormat.ZIP, options, "densenet.zip", graph=True, charts=tuple(ChartKind)),
         file_name="densenet.zip",
         mime="application/zip",
         on_click="ignore",
@@ -329,20 +307,16 @@ def _file_maker(
     cfg: DenseNetConfig,
     spec: InputSpec,
     fmt: ExportFormat,
-    detail: Detail,
-    block: int | None,
-    direction: str,
+    options: GraphOptions,
     name: str,
     *,
     graph: bool,
     charts: tuple[ChartKind, ...],
-    show_cost: bool = False,
-    max_full: int | None = None,
 ) -> Callable[[], bytes]:
     """A callable that makes one file when its download button is clicked (the graph as the Graph view draws it)."""
 
     def make() -> bytes:
-        files = cached.export_files(cfg, spec, fmt, detail, block, direction, graph, charts, show_cost, max_full)
+        files = cached.export_files(cfg, spec, fmt, options, graph=graph, charts=charts)
         return files.get(name) or next(iter(files.values()), b"")
 
     return make
