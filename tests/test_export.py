@@ -134,7 +134,7 @@ def test_cli_export_bad_options(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         (["--formats", "gif"], "formats must be"),
         (["--detail", "full"], "detail must be one of dense, chain, overview"),
         (["--block", "9"], "block must be a block number from 1 to 3"),
-        (["--block", "two"], "block must be a block number from 1 to 3"),
+        (["--block", "two"], "block must be an integer from 1 to 16; got 'two'"),
         (["--direction", "up"], "direction must be TB"),
     ):
         code = main(["export", "--preset", "tiny", "--out", str(tmp_path), *args])
@@ -158,4 +158,4 @@ def test_cli_export_passes_the_graph_flags(capsys: pytest.CaptureFixture[str], t
     dot = (tmp_path / "graph-chain-block2.dot").read_text()
     assert "rankdir=LR" in dot and re.search(r"params · [^<]*MACs</FONT>", dot)  # the costs are in the labels
     assert main([*args, "--max-full-layers", "-1"]) == 2
-    assert "max_full_layers must be a positive integer; got -1." in capsys.readouterr().err
+    assert "max_full_layers must be an integer from 1 to 24; got -1." in capsys.readouterr().err

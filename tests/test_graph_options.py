@@ -36,8 +36,8 @@ def test_defaults_and_a_detail_given_as_a_string() -> None:
     [
         ({"detail": "full"}, "detail must be one of dense, chain, overview; got 'full'."),
         ({"direction": "up"}, "direction must be TB (top to bottom) or LR (left to right); got 'up'."),
-        ({"max_full_layers": 0}, "max_full_layers must be a positive integer; got 0."),
-        ({"max_full_layers": True}, "max_full_layers must be a positive integer"),
+        ({"max_full_layers": 0}, "max_full_layers must be an integer from 1 to 24; got 0."),
+        ({"max_full_layers": True}, "max_full_layers must be an integer from 1 to 24"),
     ],
 )
 def test_bad_settings_are_refused_when_made(kwargs: dict[str, object], sentence: str) -> None:
@@ -46,7 +46,13 @@ def test_bad_settings_are_refused_when_made(kwargs: dict[str, object], sentence:
     assert sentence in str(info.value)
 
 
-@pytest.mark.parametrize("block", [0, 4, -1])
+@pytest.mark.parametrize("block", [0, -1, 17])
+def test_a_block_number_outside_the_table_is_refused_when_made(block: int) -> None:
+    with pytest.raises(ConfigError, match="block must be an integer from 1 to 16"):
+        GraphOptions(block=block)
+
+
+@pytest.mark.parametrize("block", [4, 16])
 def test_the_block_is_checked_against_the_plan(block: int) -> None:
     options = GraphOptions(block=block)  # the plan decides how many blocks there are
     with pytest.raises(ConfigError, match="block must be a block number from 1 to 3"):

@@ -6,29 +6,24 @@ import argparse
 import sys
 import time
 
-from densviz.cli.flags import add_config_flags, guarded_plan, optional
+from densviz.cli.flags import add_config_flags, add_setting_flags, guarded_plan, read_settings
 from densviz.cli.output import note, say
-from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS
+from densviz.core.settings import Group, in_group
 from densviz.draw.options import GraphOptions
 
 __all__ = ["command", "graph_options", "register"]
 
+GRAPH_SETTINGS = in_group(Group.GRAPH)
+"""``densviz export``'s graph flags: detail, block, direction, show_cost, max_full_layers."""
 
-def graph_options(args: argparse.Namespace, blocks: int) -> GraphOptions:
-    """The graph flags read and checked (``blocks``: how many the network has, for the sentence).
+
+def graph_options(args: argparse.Namespace) -> GraphOptions:
+    """The graph flags read and checked (the block number against the plan comes after).
 
     Raises:
         ConfigError: for a bad flag, with its sentence.
     """
-    block = optional("block", args.block, f"a block number from 1 to {blocks}")
-    max_full = optional("max_full_layers", args.max_full_layers, "a positive integer")
-    return GraphOptions(
-        detail=args.detail,
-        block=block,
-        direction=args.direction,
-        show_cost=args.show_cost,
-        max_full_layers=max_full or DEFAULT_MAX_FULL_LAYERS,  # as before: 0 means the default
-    )
+    return GraphOptions(**read_settings(args, GRAPH_SETTINGS))
 
 
 def command(args: argparse.Namespace) -> int:
@@ -37,7 +32,7 @@ def command(args: argparse.Namespace) -> int:
 
     plan = guarded_plan(args)
     formats = parse_formats(args.formats)
-    options = graph_options(args, len(plan.blocks)).check(plan)  # before any work
+    options = graph_options(args).check(plan)  # before any work
     start = time.perf_counter()
     result = export(plan, args.out, formats, graph_options=options, name=args.preset or "densenet", progress=say)
     for text in result.notes:
@@ -59,18 +54,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="LIST",
         help="comma-separated: svg,png,pdf,dot,html,csv,json,zip (default %(default)s)",
     )
-    p.add_argument(
-        "--detail",
-        default="dense",
-        metavar="dense|chain|overview",
-        help="graph detail: every concatenation edge, the running concatenation, or the stages (default dense)",
-    )
-    p.add_argument("--block", metavar="N", help="draw only dense block N")
-    p.add_argument(
-        "--direction", default="TB", metavar="TB|LR", help="graph top to bottom or left to right (default TB)"
-    )
-    p.add_argument("--show-cost", action="store_true", help="parameters and MACs in the graph's labels")
-    p.add_argument(
-        "--max-full-layers", metavar="N", help="dense detail: elide blocks longer than this (default 12, at most 24)"
-    )
+    add_setting_flags(p, GRAPH_SETTINGS)
     p.set_defaults(run=command)

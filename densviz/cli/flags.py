@@ -7,38 +7,73 @@ its flags here, so a setting is refused with the same sentence everywhere.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from densviz.core.config import PRESETS, ConfigError, ParsedState, Stem, parse_state
+from densviz.core.config import PRESETS, ConfigError, ParsedState, parse_state
 from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan, checked_plan
+from densviz.core.settings import Group, Kind, Setting, in_group
 from densviz.core.units import format_bytes, parse_bytes
 
 __all__ = [
-    "CONFIG_FLAGS",
+    "CONFIG_SETTINGS",
     "Parser",
     "add_config_flags",
     "add_design_flags",
+    "add_setting_flags",
     "budget",
     "guarded_plan",
-    "optional",
+    "read_settings",
     "state",
 ]
 
-# flag -> key of the query-string parser
-CONFIG_FLAGS: tuple[tuple[str, str, str], ...] = (
-    ("--growth-rate", "growth_rate", "k, the feature maps each dense layer adds (default 32)"),
-    ("--block-config", "block_config", "layers per dense block, comma-separated (default 6,12,24,16)"),
-    ("--num-init-features", "num_init_features", "channels out of the stem, k0 (default 2k)"),
-    ("--bn-size", "bn_size", "bottleneck width factor, 0 for none (default 4)"),
-    ("--compression", "compression", "θ: a transition keeps floor(θ·m) of m channels (default 0.5)"),
-    ("--drop-rate", "drop_rate", "dropout after each dense layer (default 0)"),
-    ("--num-classes", "num_classes", "classifier outputs (default 1000)"),
-    ("--in-channels", "in_channels", "3 (RGB) or 1 (grey)"),
-    ("--stem", "stem", "imagenet (7×7/2 conv + 3×3/2 max pool) or cifar (one 3×3 conv)"),
-    ("--input-size", "input_size", "S or HxW (default 224, or the preset's)"),
-    ("--batch", "batch", "batch size for the memory figures (default 1)"),
+CONFIG_SETTINGS: tuple[Setting, ...] = tuple(
+    s for s in in_group(Group.START, Group.ARCHITECTURE, Group.INPUT) if s.flag
 )
+"""The settings every command that takes a network reads, in the table's order (height and width come as --input-size)."""
+
+
+def _dest(setting: Setting, side: str = "") -> str:
+    return side + setting.name
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, settings: Sequence[Setting], *, side: str = "") -> None:
+    """One flag per setting, spelled, explained and documented as the settings table says.
+
+    Args:
+        parser: The (sub)command.
+        settings: The rows to add.
+        side: ``a`` or ``b`` for ``densviz compare``: ``--a-growth-rate``, help "design A: …".
+    """
+    for s in settings:
+        flag = f"--{side}-{s.flag.removeprefix('--')}" if side else s.flag
+        if s.name == "preset" and side:
+            flag = f"--{side}"
+        help_text = f"design {side.upper()}: {s.help}" if side else s.help
+        if s.name == "preset":
+            help_text += ": " + ", ".join(PRESETS)
+        dest = _dest(s, f"{side}_" if side else "")
+        if s.kind is Kind.BOOL:
+            parser.add_argument(flag, dest=dest, action="store_true", help=help_text)
+        else:
+            parser.add_argument(flag, dest=dest, metavar=s.metavar or "V", help=help_text)
+
+
+def read_settings(args: argparse.Namespace, settings: Sequence[Setting], *, side: str = "") -> dict[str, Any]:
+    """The flags' values, each through its setting's parser; the table's default where a flag is absent.
+
+    Raises:
+        ConfigError: for the first bad flag, naming it and what is allowed.
+    """
+    values: dict[str, Any] = {}
+    for s in settings:
+        raw = getattr(args, _dest(s, f"{side}_" if side else ""))
+        if s.kind is Kind.BOOL:
+            values[s.name] = bool(raw) or s.default
+        else:
+            values[s.name] = s.default if raw is None else s.parse(raw)
+    return values
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,14 +85,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """Add ``--preset``, the config flags, ``--memory-efficient`` and ``--budget`` to a command."""
-    parser.add_argument("--preset", metavar="NAME", help="start from a preset: " + ", ".join(PRESETS))
-    for flag, _key, help_text in CONFIG_FLAGS:
-        choices_meta = "|".join(s.value for s in Stem) if flag == "--stem" else None
-        parser.add_argument(flag, metavar=choices_meta or flag.removeprefix("--").split("-")[0].upper(), help=help_text)
-    parser.add_argument(
-        "--memory-efficient", action="store_true", help="checkpointed concatenations (arXiv 1707.06990)"
-    )
+    """Add ``--preset``, the config flags and ``--budget`` to a command."""
+    add_setting_flags(parser, CONFIG_SETTINGS)
     parser.add_argument(
         "--budget",
         default=format_bytes(DEFAULT_BUDGET_BYTES).replace(" ", ""),
@@ -68,40 +97,23 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_design_flags(parser: argparse.ArgumentParser, side: str) -> None:
     """Add one design's flags to ``densviz compare``: ``--a``, ``--a-growth-rate`` … for ``side`` ``a``."""
-    parser.add_argument(
-        f"--{side}", dest=f"{side}_preset", metavar="PRESET", help=f"design {side.upper()} starts from this preset"
-    )
-    for flag, _key, help_text in CONFIG_FLAGS:
-        parser.add_argument(
-            f"--{side}-{flag.removeprefix('--')}",
-            dest=f"{side}_{flag.removeprefix('--').replace('-', '_')}",
-            metavar="V",
-            help=f"design {side.upper()}: {help_text}",
-        )
-    parser.add_argument(
-        f"--{side}-memory-efficient",
-        dest=f"{side}_memory_efficient",
-        action="store_true",
-        help=f"design {side.upper()}: memory-efficient",
-    )
+    add_setting_flags(parser, CONFIG_SETTINGS, side=side)
 
 
 def state(args: argparse.Namespace, side: str = "") -> ParsedState:
-    """The settings given by the flags (``side`` is ``a_`` or ``b_`` for compare).
+    """The settings given by the flags (``side`` is ``a_`` or ``b_`` for compare), through the links' parser.
 
     Raises:
         ConfigError: for the first bad flag (naming the design for compare).
     """
     params: dict[str, str] = {}
-    preset = getattr(args, f"{side}preset" if side else "preset")
-    if preset is not None:
-        params["preset"] = preset
-    for flag, key, _help in CONFIG_FLAGS:
-        value = getattr(args, side + flag.removeprefix("--").replace("-", "_"))
-        if value is not None:
-            params[key] = value
-    if getattr(args, side + "memory_efficient"):
-        params["memory_efficient"] = "true"
+    for s in CONFIG_SETTINGS:
+        value = getattr(args, side + s.name)
+        if s.kind is Kind.BOOL:
+            if value:
+                params[s.name] = "true"
+        elif value is not None:
+            params[s.name] = value
     try:
         return parse_state(params)
     except ConfigError as err:
@@ -131,13 +143,3 @@ def guarded_plan(args: argparse.Namespace) -> ArchitecturePlan:
     parsed = state(args)
     plan = checked_plan(parsed.config, parsed.input, budget(args))
     return plan
-
-
-def optional(name: str, text: str | None, allowed: str, kind: type[int] | type[float] = int) -> Any:
-    """A flag's number (``kind`` int or float), ``None`` when absent; a ConfigError naming it when not a number."""
-    if text is None:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        raise ConfigError(name, text, allowed) from None

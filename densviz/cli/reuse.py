@@ -7,11 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from densviz.cli.flags import add_config_flags, optional, state
+from densviz.cli.flags import add_config_flags, add_setting_flags, read_settings, state
 from densviz.cli.output import note, text_table
 from densviz.core.config import ConfigError
+from densviz.core.settings import SETTINGS, Group, in_group
 
 __all__ = ["command", "register", "reuse_options"]
+
+TRAIN_SETTINGS = (*in_group(Group.TRAINING), SETTINGS["device"], SETTINGS["threads"])
+"""``densviz reuse``'s own flags: the training options, where to train and on how many threads."""
 
 
 def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
@@ -24,22 +28,9 @@ def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     from densviz.run import choose_device
 
     variant = training_variant(state(args).config)
-    epochs = optional("epochs", args.epochs, "an integer from 1 to 200")
-    seed = optional("seed", args.seed, "an integer from 0 to 2³²−1")
-    batch = optional("batch_size", args.batch_size, "an integer from 1 to 1,437")
-    threads = optional("threads", args.threads, "an integer from 1 to 1,024")
-    max_seconds = optional("max_seconds", args.max_seconds, "a number of seconds above 0 and at most 3,600", float)
-    lr = optional("lr", args.lr, "a number in (0, 10]", float)
-    options = TrainOptions(
-        epochs=3 if epochs is None else epochs,
-        max_seconds=max_seconds,
-        seed=0 if seed is None else seed,
-        batch_size=64 if batch is None else batch,
-        lr=0.1 if lr is None else lr,
-        device=args.device,
-    )
-    if threads is not None and not 1 <= threads <= 1024:
-        raise ConfigError("threads", threads, "an integer from 1 to 1,024")
+    values = read_settings(args, TRAIN_SETTINGS)
+    threads = values.pop("threads")
+    options = TrainOptions(**values)
     choose_device(options.device)  # an unknown device is refused before any work
     return variant, options, threads
 
@@ -110,13 +101,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_flags(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
-    p.add_argument("--epochs", metavar="N", help="passes over the 1,437 training digits (default 3)")
-    p.add_argument("--max-seconds", metavar="S", help="stop training after this long (default: no limit)")
-    p.add_argument("--seed", metavar="S", help="weights and batch order (default 0); same seed, same network on a CPU")
-    p.add_argument("--batch-size", metavar="N", help="digits per step (default 64)")
-    p.add_argument("--lr", metavar="LR", help="peak learning rate of SGD with Nesterov momentum (default 0.1)")
-    p.add_argument(
-        "--device", default="auto", metavar="auto|cpu|cuda|mps", help="where to train (default: the best there is)"
-    )
-    p.add_argument("--threads", metavar="N", help="CPU threads (default: all cores)")
+    add_setting_flags(p, TRAIN_SETTINGS)
     p.set_defaults(run=command)

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from densviz.cli.flags import add_config_flags, budget, optional, state
+from densviz.cli.flags import add_config_flags, add_setting_flags, budget, read_settings, state
 from densviz.cli.output import note, say
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
+from densviz.core.settings import SETTINGS, Group, in_group
 from densviz.core.units import format_bytes
 
 __all__ = ["command", "read_file", "register"]
@@ -30,24 +31,24 @@ def read_file(path: Path, what: str) -> bytes:
         raise ConfigError(what, str(path), "", message=f"cannot read the {what} file {path}: {err.strerror}.") from None
 
 
+RUN_SETTINGS = tuple(s for s in in_group(Group.FORWARD))
+"""``densviz run``'s own flags: device, precision, layout, runs, threads, input and weights."""
+
+
 def _run_options(args: argparse.Namespace) -> Any:
     """The timing flags read and checked, as ``RunOptions``."""
     import torch
 
     from densviz.run import RunOptions
 
-    runs = optional("runs", args.runs, "an integer from 1 to 1,000")
-    warmup = optional("warmup", args.warmup, "an integer from 0 to 100")
-    threads = optional("threads", args.threads, "an integer from 1 to 1,024")
-    if args.dtype not in ("fp32", "bf16", "fp16"):
-        raise ConfigError("dtype", args.dtype, "fp32, bf16 or fp16")
+    values = read_settings(args, RUN_SETTINGS)
     return RunOptions(
-        device=args.device,
-        precision=args.dtype,
-        channels_last=args.channels_last,
-        runs=10 if runs is None else runs,
-        warmup=2 if warmup is None else warmup,
-        threads=torch.get_num_threads() if threads is None else threads,  # the CLI has the machine to itself
+        device=values["device"],
+        precision=values["dtype"],
+        channels_last=values["channels_last"],
+        runs=values["runs"],
+        warmup=values["warmup"],
+        threads=values["threads"] or torch.get_num_threads(),  # the CLI has the machine to itself
     )
 
 
@@ -78,17 +79,18 @@ def _load_input(
                 if report.remapped
                 else f"loaded {path.name}"
             )
-        if args.image == "random":
+        image = args.image or SETTINGS["image"].default
+        if image == "random":
             return random_input(spec, cfg.in_channels)
-        if args.image == "digits":
+        if image == "digits":
             from densviz.reuse import digit_batch
 
             x, labels = digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
             say(f"input: held-out digits {', '.join(map(str, labels[:8]))}{'…' if len(labels) > 8 else ''}")
             return x
-        if args.image in sample_images():
-            return preprocess(sample_images()[args.image], spec, cfg.in_channels)
-        path = Path(args.image)
+        if image in sample_images():
+            return preprocess(sample_images()[image], spec, cfg.in_channels)
+        path = Path(image)
         return preprocess(load_image(read_file(path, "image")), spec, cfg.in_channels)
     except (ImageError, WeightsError) as err:
         raise ConfigError("file", "", "", message=str(err)[0].upper() + str(err)[1:]) from None
@@ -166,26 +168,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` to the command's subparsers."""
     p = sub.add_parser("run", help="build the model and time a real forward pass on this machine's device")
     add_config_flags(p)
-    p.add_argument(
-        "--device", default="auto", metavar="auto|cpu|cuda|mps", help="where to run (default: the best there is)"
-    )
-    p.add_argument(
-        "--dtype",
-        default="fp32",
-        metavar="fp32|bf16|fp16",
-        help="fp32, or bf16/fp16 autocast where the device supports it",
-    )
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    p.add_argument("--runs", metavar="N", help="timed passes after warm-up (default 10)")
-    p.add_argument("--warmup", metavar="N", help="untimed passes first (default 2)")
-    p.add_argument("--threads", metavar="N", help="CPU threads (default: all cores)")
-    p.add_argument(
-        "--image",
-        default="china",
-        metavar="china|flower|digits|random|PATH",
-        help="input: one of scikit-learn's photographs, its held-out handwritten digits (for `densviz reuse` weights), random, or a PNG/JPEG",
-    )
-    p.add_argument("--weights", metavar="PATH", help="a torchvision-format .pth or a .safetensors file")
+    add_setting_flags(p, RUN_SETTINGS)
     p.add_argument(
         "--training-memory", action="store_true", help="also measure one training step, naive vs memory-efficient"
     )

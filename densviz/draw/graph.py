@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from densviz.core.config import ConfigError
 from densviz.core.plan import ArchitecturePlan
+from densviz.core.settings import SETTINGS
 from densviz.draw.graph_build import assemble, focus
 from densviz.draw.graph_model import INPUT_ID, Cluster, ConcatGraph, Detail, Edge, Node, NodeKind
 
@@ -46,11 +47,11 @@ __all__ = [
     "members",
 ]
 
-DEFAULT_MAX_FULL_LAYERS = 12
+DEFAULT_MAX_FULL_LAYERS: int = SETTINGS["max_full_layers"].default
 """Blocks with more layers than this are drawn elided at ``dense`` detail."""
 DEFAULT_KEEP = 3
 """Layers drawn in full at each end of an elided block."""
-FULL_LAYER_LIMIT = 24
+FULL_LAYER_LIMIT = int(SETTINGS["max_full_layers"].high or 0)
 """The longest block drawn with every edge. Measured with ``dot``: 24 layers
 (325 edges) 1.6 s, 32 layers (561) 28 s, 64 layers did not finish in minutes."""
 

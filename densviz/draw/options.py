@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from densviz.core.config import ConfigError
 from densviz.core.plan import ArchitecturePlan
-from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail, check_graph_options
+from densviz.core.settings import SETTINGS, Detail, Direction, Group, in_group
+from densviz.draw.graph import check_graph_options
 
-__all__ = ["DIRECTIONS", "GraphOptions"]
+__all__ = ["GraphOptions"]
 
-DIRECTIONS = ("TB", "LR")
-"""Top to bottom, left to right."""
+_DEFAULT = {s.name: s.default for s in in_group(Group.GRAPH)}
 
 
 @dataclass(frozen=True)
@@ -33,22 +32,17 @@ class GraphOptions:
             not a positive integer.
     """
 
-    detail: Detail = Detail.DENSE
-    block: int | None = None
-    direction: str = "TB"
-    show_cost: bool = False
-    max_full_layers: int = DEFAULT_MAX_FULL_LAYERS
+    detail: Detail = _DEFAULT["detail"]
+    block: int | None = _DEFAULT["block"]
+    direction: str = _DEFAULT["direction"]
+    show_cost: bool = _DEFAULT["show_cost"]
+    max_full_layers: int = _DEFAULT["max_full_layers"]
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "detail", Detail(self.detail))
-        except ValueError:
-            raise ConfigError("detail", self.detail, "one of " + ", ".join(d.value for d in Detail)) from None
-        if self.direction not in DIRECTIONS:
-            raise ConfigError("direction", self.direction, "TB (top to bottom) or LR (left to right)")
-        full = self.max_full_layers
-        if isinstance(full, bool) or not isinstance(full, int) or full < 1:
-            raise ConfigError("max_full_layers", full, "a positive integer")
+        for name in _DEFAULT:
+            object.__setattr__(self, name, SETTINGS[name].check(getattr(self, name)))
+        object.__setattr__(self, "detail", Detail(self.detail))
+        object.__setattr__(self, "direction", Direction(self.direction))
 
     def check(self, plan: ArchitecturePlan) -> GraphOptions:
         """These options, after the checks that depend on the plan (the block number).
