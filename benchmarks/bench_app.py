@@ -23,9 +23,10 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-import densviz.ui.views as views
+import densviz.ui.page as page
 from densviz.core.config import PRESETS
-from densviz.ui.state import PIN_KEY, Pinned
+from densviz.ui.session import Key
+from densviz.ui.state import Pinned
 
 _drawn: list[float] = []
 
@@ -39,7 +40,7 @@ def _timed(view: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = list(views.VIEWS)  # every view, in the selector's order
+VIEWS = list(page.VIEWS)  # every view, in the selector's order
 DEFAULT_TARGET_S, ANY_TARGET_S = 0.3, 1.0
 
 
@@ -47,8 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moves", type=int, default=5)
     args = parser.parse_args()
-    for name in list(views.VIEWS):  # the page reads this dict at every run
-        views.VIEWS[name] = _timed(views.VIEWS[name])
+    for name in list(page.VIEWS):  # the page reads this dict at every run
+        page.VIEWS[name] = _timed(page.VIEWS[name])
     print(f"rerun after a growth-rate move, median of {args.moves} moves (AppTest, one process)")
     print(f"{'preset':<12} {'view':<13} {'drawn':>8} {'max':>8} {'marked':>8}")
     worst_any = 0.0
@@ -61,7 +62,7 @@ def main() -> None:
         for view in VIEWS:
             at.session_state["view"] = view
             if view == "Compare":  # compare against the preset itself: two plans, two overview graphs
-                at.session_state[PIN_KEY] = Pinned(PRESETS[preset].config, PRESETS[preset].input, preset)
+                at.session_state[Key.PINNED.value] = Pinned(PRESETS[preset].config, PRESETS[preset].input, preset)
             at.run()  # the view's first drawing, not timed
             times, marked = [], []
             for _ in range(args.moves):

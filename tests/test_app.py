@@ -185,9 +185,8 @@ def test_the_page_is_drawn_before_the_check_and_the_mark_replaces_checking(monke
         gate.set()  # the check ends only after the whole view was drawn
 
     import densviz.ui.page as page
-    import densviz.ui.views as views
 
-    views_export = views.VIEWS["Export"]
+    views_export = page.VIEWS["Export"]
     monkeypatch.setattr(cached, "_verify", slow)
     monkeypatch.setitem(page.VIEWS, "Export", open_gate_once_the_view_is_drawn)
     cfg = PRESETS["tiny"].config.replace(growth_rate=11, num_init_features=22)  # not checked before in this process
@@ -200,11 +199,13 @@ def test_the_page_is_drawn_before_the_check_and_the_mark_replaces_checking(monke
 
 def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
     from densviz.core.config import state_to_json
+    from densviz.ui import session as session_module
     from densviz.ui import state
 
     session: dict[str, object] = {}
     fake_st = SimpleNamespace(session_state=session)
     monkeypatch.setattr(state, "st", fake_st)
+    monkeypatch.setattr(session_module, "st", fake_st)
 
     def upload(name: str, data: bytes) -> None:
         session["config_upload"] = SimpleNamespace(name=name, getvalue=lambda: data)

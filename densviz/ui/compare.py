@@ -11,10 +11,10 @@ from densviz.core.config import PRESETS, ConfigError
 from densviz.core.units import format_bytes, format_count, format_macs
 from densviz.draw.charts import growth_overlay_figure
 from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
-from densviz.ui import cached, state
+from densviz.ui import cached, session, state
 from densviz.ui.panzoom import panzoom_page
-from densviz.ui.state import CUSTOM, PIN_KEY, Pinned, pinned_from
-from densviz.ui.views import Network
+from densviz.ui.session import Key, Network
+from densviz.ui.state import CUSTOM, Pinned, pinned_from
 
 _METRICS: dict[str, tuple[str, Callable[[int], str]]] = {
     "params": ("Parameters", format_count),
@@ -29,27 +29,28 @@ _METRICS: dict[str, tuple[str, Callable[[int], str]]] = {
 
 
 def _pin_current() -> None:
-    cfg, spec = st.session_state["_last_valid"]
-    st.session_state[PIN_KEY] = pinned_from(cfg, spec)
+    last = session.last_valid()
+    if last is not None:
+        session.put(Key.PINNED, pinned_from(last.config, last.input))
 
 
 def _pin_preset() -> None:
     name = st.session_state.get("compare_pick")
     if name in PRESETS:
-        st.session_state[PIN_KEY] = Pinned(PRESETS[name].config, PRESETS[name].input, name)
+        session.put(Key.PINNED, Pinned(PRESETS[name].config, PRESETS[name].input, name))
 
 
 def _swap() -> None:
-    pinned: Pinned | None = st.session_state.get(PIN_KEY)
-    if pinned is None:
+    pinned: Pinned | None = session.get(Key.PINNED)
+    last = session.last_valid()
+    if pinned is None or last is None:
         return
-    cfg, spec = st.session_state["_last_valid"]
-    st.session_state[PIN_KEY] = pinned_from(cfg, spec)
+    session.put(Key.PINNED, pinned_from(last.config, last.input))
     state.load(st.session_state, pinned.config, pinned.input, pinned.preset)
 
 
 def _unpin() -> None:
-    st.session_state.pop(PIN_KEY, None)
+    session.pop(Key.PINNED)
 
 
 def _signed(value: int, show: Callable[[int], str]) -> str:
@@ -82,7 +83,7 @@ def _pin_controls(pinned: Pinned | None) -> None:
 
 def compare_view(net: Network) -> None:
     """A (pinned) against B (the controls): growth curves, numbers, blocks, overview graphs."""
-    pinned: Pinned | None = st.session_state.get(PIN_KEY)
+    pinned: Pinned | None = session.get(Key.PINNED)
     _pin_controls(pinned)
     if pinned is None:
         st.caption(

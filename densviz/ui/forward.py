@@ -7,12 +7,14 @@ session for the feature-map explorer and the weights download.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 import torch
 
-from densviz.core.config import ConfigError, InputSpec
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.units import format_bytes
 from densviz.run import (
@@ -38,8 +40,8 @@ from densviz.run import (
     supported_precisions,
     training_step_peak,
 )
-from densviz.ui.state import TRAINED_WEIGHTS
-from densviz.ui.views import Network
+from densviz.ui import session
+from densviz.ui.session import Key, Network
 
 _SOURCES = ["china", "flower", "digits", "upload", "random"]
 _SOURCE_LABELS = {
@@ -65,17 +67,33 @@ def _feature_layers(plan: ArchitecturePlan) -> list[str]:
     return names
 
 
-def _weights(net: Network) -> tuple[str, bytes, str] | None:
-    """The weights a run loads, as (file name, bytes, description).
+@dataclass(frozen=True)
+class _Weights:
+    """The weights a run loads: the file name, its bytes and how the page names them."""
 
-    An upload, else those trained in the Feature reuse view for this very network.
-    """
+    name: str
+    data: bytes
+    label: str
+
+
+@dataclass(frozen=True)
+class _TrainingStep:
+    """A training-step measurement and the estimate beside it, for one network and input size."""
+
+    config: DenseNetConfig
+    hw: tuple[int, int]
+    measured: dict[str, int]
+    estimate: MemoryEstimate
+
+
+def _weights(net: Network) -> _Weights | None:
+    """The weights a run loads: an upload, else those trained in the Feature reuse view for this very network."""
     upload = st.session_state.get("forward_weights")
     if upload is not None:
-        return upload.name, upload.getvalue(), upload.name
-    trained = st.session_state.get(TRAINED_WEIGHTS)
-    if trained and trained["config"] == net.config:
-        return trained["name"], trained["data"], trained["label"]
+        return _Weights(upload.name, upload.getvalue(), upload.name)
+    trained = session.trained_weights()
+    if trained is not None and trained.config == net.config:
+        return _Weights(trained.name, trained.data, trained.label)
     return None
 
 
@@ -109,8 +127,8 @@ def _run(net: Network, options: RunOptions, batch: int, source: str) -> None:
             model, plan = build_for_run(net.config, spec)
             weights = _weights(net)
             if weights is not None:
-                status.write(f"loading the {weights[2]}")
-                load_weights(model, weights[1], weights[0])
+                status.write(f"loading the {weights.label}")
+                load_weights(model, weights.data, weights.name)
             status.write("preparing the input")
             x, labels = _input(net, spec, source)
             result = run_forward(model, plan, x, options, progress=status.write)
@@ -124,7 +142,7 @@ def _run(net: Network, options: RunOptions, batch: int, source: str) -> None:
             return
         status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
     st.session_state["forward"] = {
-        "key": (net.config, spec.hw, weights[2] if weights else None),
+        "key": (net.config, spec.hw, weights.label if weights else None),
         "result": result,
         "model": model,
         "input": x[:1],
@@ -235,17 +253,14 @@ def _training(net: Network) -> None:
         with st.spinner("Measuring two training steps…"):
             try:
                 plan = checked_plan(net.config, spec)
-                st.session_state["forward_training"] = (
-                    net.config,
-                    spec.hw,
-                    training_step_peak(net.config, spec),
-                    plan.memory,
+                st.session_state["forward_training"] = _TrainingStep(
+                    net.config, spec.hw, training_step_peak(net.config, spec), plan.memory
                 )
             except ConfigError as err:
                 st.error(str(err))
-    saved = st.session_state.get("forward_training")
-    if saved and saved[:2] == (net.config, spec.hw):
-        _, _, measured, estimate = saved
+    saved: _TrainingStep | None = st.session_state.get("forward_training")
+    if saved and (saved.config, saved.hw) == (net.config, spec.hw):
+        measured, estimate = saved.measured, saved.estimate
         st.dataframe(
             [
                 {
@@ -296,7 +311,7 @@ def forward_view(net: Network) -> None:
     runs = int(cols[4].number_input("Runs", 1, 50, value=5, key="forward_runs"))
     cols = st.columns([1.6, 2])
     source = cols[0].radio(
-        "Input", _SOURCES, key="forward_source", format_func=lambda s: _SOURCE_LABELS[s], horizontal=True
+        "Input", _SOURCES, key=Key.FORWARD_SOURCE.value, format_func=lambda s: _SOURCE_LABELS[s], horizontal=True
     )
     if source == "upload":
         cols[1].file_uploader(
@@ -326,8 +341,8 @@ def forward_view(net: Network) -> None:
     state = st.session_state.get("forward")
     weights = _weights(net)
     if weights is not None and st.session_state.get("forward_weights") is None:
-        st.caption(f":material/model_training: Runs load the {weights[2]}.")
-    if state and state["key"] == (net.config, net.input.hw, weights[2] if weights else None):
+        st.caption(f":material/model_training: Runs load the {weights.label}.")
+    if state and state["key"] == (net.config, net.input.hw, weights.label if weights else None):
         _results(net, state["result"], state.get("labels"))
         _feature_maps(net, state)
         st.download_button(

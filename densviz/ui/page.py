@@ -13,10 +13,44 @@ from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Widget
 from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
-from densviz.ui import cached, state
+from densviz.ui import cached, session, state, views
 from densviz.ui.controls import control
-from densviz.ui.state import CUSTOM, PIN_KEY, VIEW_KEY, layers_key
-from densviz.ui.views import VIEWS, Network, headline
+from densviz.ui.session import Design, Key, Network, Shown
+from densviz.ui.state import CUSTOM, layers_key
+from densviz.ui.views import headline
+
+
+def _forward_view(net: Network) -> None:
+    from densviz.ui.forward import forward_view  # imports torch: only when this view is shown
+
+    forward_view(net)
+
+
+def _reuse_view(net: Network) -> None:
+    from densviz.ui.reuse import reuse_view  # imports torch: only when this view is shown
+
+    reuse_view(net)
+
+
+def _compare_view(net: Network) -> None:
+    from densviz.ui.compare import compare_view
+
+    compare_view(net)
+
+
+VIEWS: dict[str, Callable[[Network], None]] = {
+    "Growth": views.growth_view,
+    "Graph": views.graph_view,
+    "Connectivity": views.connectivity_view,
+    "Volume": views.volume_view,
+    "Layers": views.layers_view,
+    "Memory": views.memory_view,
+    "Compare": _compare_view,
+    "Forward pass": _forward_view,
+    "Feature reuse": _reuse_view,
+    "Export": views.export_view,
+}
+"""The views in the order of the selector; the first is the default."""
 
 _PRESET_LABELS = {CUSTOM: "custom", **{name: p.title for name, p in PRESETS.items()}}
 
@@ -118,7 +152,7 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> Callable[[], None] | 
     page that could swallow a click made at that moment and drop the files of
     deferred downloads.
     """
-    owner = st.session_state.setdefault("_session_id", uuid.uuid4().hex)
+    owner = st.session_state.setdefault(Key.SESSION_ID.value, uuid.uuid4().hex)
     job = cached.verify_service().request(cfg, spec, owner)
     if job.done():
         _show_outcome(job)
@@ -183,9 +217,7 @@ def _explain(plan: ArchitecturePlan) -> None:
 
 
 def _sync_query(cfg: DenseNetConfig, spec: InputSpec, view: str) -> None:
-    wanted = state.query_for(
-        cfg, spec, str(st.session_state.get("preset", CUSTOM)), view, st.session_state.get(PIN_KEY)
-    )
+    wanted = state.query_for(cfg, spec, str(st.session_state.get("preset", CUSTOM)), view, session.get(Key.PINNED))
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
@@ -205,23 +237,23 @@ def main() -> None:
     """Draw the page."""
     st.set_page_config(page_title="densviz: see DenseNets grow", page_icon=":material/hub:", layout="wide")
     views = list(VIEWS)
-    if "_initialised" not in st.session_state:
+    if not session.get(Key.INITIALISED):
         query = {key: st.query_params.get_all(key) for key in st.query_params}
         initial = state.init_from_query(query, views)
-        st.session_state["_initialised"] = True
-        st.session_state["_warnings"] = list(initial.warnings)
-        st.session_state[VIEW_KEY] = initial.view or views[0]
+        session.put(Key.INITIALISED, True)
+        session.put(Key.WARNINGS, list(initial.warnings))
+        session.put(Key.VIEW, initial.view or views[0])
         if initial.pinned is not None:
-            st.session_state[PIN_KEY] = initial.pinned
+            session.put(Key.PINNED, initial.pinned)
     _init_defaults()
     _sidebar()
 
     st.title("DenseNet feature-map growth")
-    for warning in st.session_state.pop("_warnings", []):
+    for warning in session.pop(Key.WARNINGS, []):
         st.warning(f"From the link: {warning}", icon=":material/link_off:")
-    if error := st.session_state.pop("_upload_error", None):
+    if error := session.pop(Key.UPLOAD_ERROR):
         st.error(error)
-    if note := st.session_state.pop("_upload_note", None):
+    if note := session.pop(Key.UPLOAD_NOTE):
         st.success(note)
 
     try:
@@ -229,26 +261,28 @@ def main() -> None:
         plan = cached.plan_for(cfg, spec)
     except ConfigError as err:
         st.error(f"{err}", icon=":material/block:")
-        last = st.session_state.get("_last_valid")
+        last = session.last_valid()
         if last is None:
             st.stop()
-        cfg, spec = last
+        cfg, spec = last.config, last.input
         plan = cached.plan_for(cfg, spec)
         st.caption("Showing the last valid network until the settings are fixed.")
     else:
-        st.session_state["_last_valid"] = (cfg, spec)
+        session.put(Key.LAST_VALID, Design(cfg, spec))
 
-    shown = st.session_state.get("_shown")
-    if shown is None or shown[0] != (cfg, spec):
-        previous = shown[1] if shown is not None else None
-        st.session_state["_shown"] = ((cfg, spec), plan, previous)
+    shown: Shown | None = session.get(Key.SHOWN)
+    if shown is None or shown.design != Design(cfg, spec):
+        previous = shown.plan if shown is not None else None
+        session.put(Key.SHOWN, Shown(Design(cfg, spec), plan, previous))
     else:
-        previous = shown[2]
+        previous = shown.previous
     headline(plan, previous)
     finish_check = _verify_badge(cfg, spec)
     _explain(plan)
 
-    view = st.segmented_control("View", views, key=VIEW_KEY, required=True, label_visibility="collapsed") or views[0]
+    view = (
+        st.segmented_control("View", views, key=Key.VIEW.value, required=True, label_visibility="collapsed") or views[0]
+    )
     VIEWS[view](Network(cfg, spec, plan))
     _sync_query(cfg, spec, view)
     if finish_check is not None:

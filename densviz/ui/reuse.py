@@ -34,10 +34,10 @@ from densviz.reuse import (
     training_variant,
 )
 from densviz.run import save_weights
-from densviz.ui import state
+from densviz.ui import session, state
 from densviz.ui.forward import device_select
-from densviz.ui.state import CUSTOM, TRAINED_WEIGHTS, VIEW_KEY
-from densviz.ui.views import Network
+from densviz.ui.session import Key, Network, TrainedWeights
+from densviz.ui.state import CUSTOM
 
 _JOB = "reuse_job"
 _RESULT = "reuse_result"
@@ -177,14 +177,12 @@ def _use_in_forward() -> None:
     result: TrainResult = saved["result"]
     variant = result.variant
     state.load(st.session_state, variant.config, InputSpec.square(variant.size), CUSTOM)
-    st.session_state[TRAINED_WEIGHTS] = {
-        "config": variant.config,
-        "name": WEIGHTS_FILE,
-        "label": "weights trained in the Feature reuse view",
-        "data": save_weights(result.model),
-    }
-    st.session_state["forward_source"] = "digits"
-    st.session_state[VIEW_KEY] = "Forward pass"
+    weights = TrainedWeights(
+        variant.config, WEIGHTS_FILE, "weights trained in the Feature reuse view", save_weights(result.model)
+    )
+    session.put(Key.TRAINED_WEIGHTS, weights)
+    session.put(Key.FORWARD_SOURCE, "digits")
+    session.put(Key.VIEW, "Forward pass")
 
 
 _PAPER = (

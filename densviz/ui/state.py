@@ -26,14 +26,14 @@ from densviz.core.config import (
     to_query,
 )
 from densviz.core.settings import SETTINGS, Group, Widget, in_group
+from densviz.ui import session
+from densviz.ui.session import Key
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "densenet121"
-PIN_KEY = "compare_a"  # the design pinned as A in the Compare view
 PIN_PREFIX = "a_"  # its settings in the link: a_preset=…, or a_growth_rate=… and the rest
-TRAINED_WEIGHTS = "trained_weights"  # weights trained in the Feature reuse view, for the Forward pass view
 MAX_UPLOAD_BYTES = 64 * 1024  # a config JSON is a few hundred bytes
-VIEW_KEY = "view"
+VIEW_KEY = Key.VIEW.value  # the link's view=
 
 # Widget ranges, from the settings table: every valid config can be shown except
 # where a control offers less (compression below 0.01, drop_rate above 0.95).
@@ -132,10 +132,10 @@ def load_upload() -> None:
         if problem:
             raise ConfigError("config_file", upload.name, "", message=f"{problem}.")
     except ConfigError as err:
-        st.session_state["_upload_error"] = f"{upload.name} was not loaded: {err}"
+        session.put(Key.UPLOAD_ERROR, f"{upload.name} was not loaded: {err}")
         return
     load(st.session_state, cfg, spec, CUSTOM)
-    st.session_state["_upload_note"] = f"Loaded {upload.name}."
+    session.put(Key.UPLOAD_NOTE, f"Loaded {upload.name}.")
 
 
 @dataclass(frozen=True)

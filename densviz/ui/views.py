@@ -1,15 +1,15 @@
 """The page's views. Each takes the current network and draws; none computes.
 
 One view runs per rerun (the page shows one at a time), so a heavy view costs
-nothing while another is shown. The forward-pass view registers in
-:data:`VIEWS` like the others.
+nothing while another is shown. The page's selector lists them all
+(:data:`densviz.ui.page.VIEWS`), with the Compare, Forward pass and Feature
+reuse views from their own modules.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -35,25 +35,11 @@ from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.ui import cached
 from densviz.ui.panzoom import panzoom_page
+from densviz.ui.session import Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
 
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 _GRAPHVIZ_CHART_EDGE_LIMIT = 600  # the browser's own layout froze the tab beyond ~1,200 edges
-
-
-@dataclass(frozen=True)
-class Network:
-    """What every view draws.
-
-    Attributes:
-        config: The architecture.
-        input: The input.
-        plan: Its plan.
-    """
-
-    config: DenseNetConfig
-    input: InputSpec
-    plan: ArchitecturePlan
 
 
 def _chart(fig: object) -> None:
@@ -320,39 +306,6 @@ def _file_maker(
         return files.get(name) or next(iter(files.values()), b"")
 
     return make
-
-
-def _forward_view(net: Network) -> None:
-    from densviz.ui.forward import forward_view  # imports torch: only when this view is shown
-
-    forward_view(net)
-
-
-def _reuse_view(net: Network) -> None:
-    from densviz.ui.reuse import reuse_view  # imports torch: only when this view is shown
-
-    reuse_view(net)
-
-
-def _compare_view(net: Network) -> None:
-    from densviz.ui.compare import compare_view
-
-    compare_view(net)
-
-
-VIEWS: dict[str, Callable[[Network], None]] = {
-    "Growth": growth_view,
-    "Graph": graph_view,
-    "Connectivity": connectivity_view,
-    "Volume": volume_view,
-    "Layers": layers_view,
-    "Memory": memory_view,
-    "Compare": _compare_view,
-    "Forward pass": _forward_view,
-    "Feature reuse": _reuse_view,
-    "Export": export_view,
-}
-"""The views in the order of the selector; the first is the default."""
 
 
 def headline(plan: ArchitecturePlan, previous: ArchitecturePlan | None) -> None:
