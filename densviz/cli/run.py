@@ -31,7 +31,7 @@ def read_file(path: Path, what: str) -> bytes:
         raise ConfigError(what, str(path), "", message=f"cannot read the {what} file {path}: {err.strerror}.") from None
 
 
-RUN_SETTINGS = tuple(s for s in in_group(Group.FORWARD))
+RUN_SETTINGS = tuple(s for s in in_group(Group.FORWARD) if s.flag)
 """``densviz run``'s own flags: device, precision, layout, runs, threads, input and weights."""
 
 

@@ -66,6 +66,10 @@ class Widget(StrEnum):
     """Not a control of its own (a flag or a query key only)."""
 
 
+_LINKED = frozenset({Group.START, Group.ARCHITECTURE, Group.INPUT, Group.GRAPH})
+"""The groups whose settings a link (the query string) carries."""
+_WIDGET_OF_KIND = {Kind.BOOL: Widget.TOGGLE, Kind.CHOICE: Widget.SEGMENTED}
+
 _INT_RE = re.compile(r"^[+-]?\d{1,12}$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$")
 _SIZE_RE = re.compile(r"^(\d{1,6})(?:\s*[x×X*,]\s*(\d{1,6}))?$")
@@ -99,14 +103,17 @@ class Setting:
         choices: CHOICE only: the allowed values, with a label each.
         count: INT_LIST only: (fewest, most) entries.
         optional: ``None`` (typed as ``auto``/``none``/nothing) is allowed.
-        widget: The control that shows it.
+        widget: The control that shows it (a toggle for BOOL, segments for CHOICE by default).
         widget_range: The control's range where it differs from (low, high).
         step: The control's step.
         flag: The CLI flag; ``""`` for none.
-        metavar: The flag's value placeholder in ``--help``.
-        query: The query-string key; ``""`` for none.
+        metavar: The flag's value placeholder in ``--help`` (derived from the kind if empty).
+        query: The query-string key; ``""`` for none (by default the name for the network's
+            and the graph's settings, none for how a run or a training goes).
         example: An example value for the "allowed" sentence of INT_LIST and SIZE.
         spell_out: CHOICE only: the "allowed" sentence gives each choice's label.
+        page_default: Where the page's control starts when it differs from ``default``
+            (the app caps a training run at a minute; the command line does not).
     """
 
     name: str
@@ -132,12 +139,25 @@ class Setting:
     query: str = "auto"
     example: str = ""
     spell_out: bool = False
+    page_default: Any = None
 
     def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: fill the derived defaults once
         if self.flag == "auto":
-            object.__setattr__(self, "flag", "--" + self.name.replace("_", "-"))
-        if self.query == "auto":
-            object.__setattr__(self, "query", self.name)
+            set_(self, "flag", "--" + self.name.replace("_", "-"))
+        if self.query == "auto":  # links carry the network and its drawing, not how a run or training goes
+            set_(self, "query", self.name if self.group in _LINKED else "")
+        if not self.metavar:
+            set_(self, "metavar", self._default_metavar())
+        if self.widget is Widget.NONE and self.kind in _WIDGET_OF_KIND:
+            set_(self, "widget", _WIDGET_OF_KIND[self.kind])
+
+    def _default_metavar(self) -> str:
+        if self.kind is Kind.CHOICE:
+            return "|".join(str(v) for v in self.choice_values)
+        if self.kind is Kind.FLOAT:
+            return self.symbol.upper() if self.symbol.isascii() else self.symbol
+        return "N" if self.kind is Kind.INT else self.name.upper()
 
     # --- what is allowed -------------------------------------------------
 

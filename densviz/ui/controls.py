@@ -45,8 +45,12 @@ def control(
     """
     s = SETTINGS[setting] if isinstance(setting, str) else setting
     where = where if where is not None else st
+    key = key or s.name
+    start = s.page_default if s.page_default is not None else s.default
+    if key not in st.session_state and start is not None and widget is None:
+        st.session_state[key] = start  # where the control starts; the user's value stays after that
     common: dict[str, Any] = {
-        "key": key or s.name,
+        "key": key,
         "help": help_text(s),
         "on_change": on_change,
         **extra,

@@ -16,6 +16,7 @@ import torch
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
+from densviz.core.settings import SETTINGS
 from densviz.core.units import format_bytes
 from densviz.run import (
     MAX_IMAGE_BYTES,
@@ -41,6 +42,7 @@ from densviz.run import (
     training_step_peak,
 )
 from densviz.ui import session
+from densviz.ui.controls import control
 from densviz.ui.session import Key, Network
 
 _SOURCES = ["china", "flower", "digits", "upload", "random"]
@@ -51,7 +53,6 @@ _SOURCE_LABELS = {
     "upload": "upload a PNG/JPEG",
     "random": "random tensor",
 }
-_MAX_BATCH = 64
 _TRAIN_BATCH = 8
 
 
@@ -302,13 +303,11 @@ def forward_view(net: Network) -> None:
         format_func=lambda p: (
             p + (" (emulated: slow here)" if precision_note(torch.device(device), Precision(p)) else "")
         ),
-        help="fp32, or bf16/fp16 autocast where the device supports it",
+        help=SETTINGS["dtype"].help,
     )
-    channels_last = cols[2].toggle(
-        "Channels-last", key="forward_cl", help="NHWC memory format: faster convolutions on many CPUs and GPUs"
-    )
-    batch = int(cols[3].number_input("Batch", 1, _MAX_BATCH, value=1, key="forward_batch"))
-    runs = int(cols[4].number_input("Runs", 1, 50, value=5, key="forward_runs"))
+    channels_last = control("channels_last", cols[2], key="forward_cl")
+    batch = int(control("run_batch", cols[3], key="forward_batch"))
+    runs = int(control("runs", cols[4], key="forward_runs"))
     cols = st.columns([1.6, 2])
     source = cols[0].radio(
         "Input", _SOURCES, key=Key.FORWARD_SOURCE.value, format_func=lambda s: _SOURCE_LABELS[s], horizontal=True

@@ -12,7 +12,6 @@ import streamlit as st
 from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Widget
-from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.ui import cached, session, state, views
 from densviz.ui.controls import control
 from densviz.ui.session import Design, Key, Network, Shown
@@ -224,9 +223,6 @@ def _sync_query(cfg: DenseNetConfig, spec: InputSpec, view: str) -> None:
 
 def _init_defaults() -> None:
     defaults: dict[str, Any] = {
-        "graph_detail": Detail.DENSE.value,
-        "graph_direction": "TB",
-        "graph_max_full": DEFAULT_MAX_FULL_LAYERS,
         "volume_log": True,
     }
     for key, value in defaults.items():

@@ -35,6 +35,7 @@ from densviz.reuse import (
 )
 from densviz.run import save_weights
 from densviz.ui import session, state
+from densviz.ui.controls import control
 from densviz.ui.forward import device_select
 from densviz.ui.session import Key, Network, TrainedWeights
 from densviz.ui.state import CUSTOM
@@ -279,9 +280,9 @@ def reuse_view(net: Network) -> None:
     else:
         st.caption("This network is trained as it is, on scikit-learn's 1,797 handwritten digits (8×8, grey).")
     cols = st.columns([1, 1, 1, 1.6, 1.2], vertical_alignment="bottom")
-    epochs = int(cols[0].number_input("Epochs", 1, 50, value=3, key="reuse_epochs"))
-    seconds = int(cols[1].number_input("Time limit (s)", 5, 600, value=60, step=5, key="reuse_seconds"))
-    seed = int(cols[2].number_input("Seed", 0, 2**31 - 1, value=0, key="reuse_seed"))
+    epochs = int(control("epochs", cols[0], key="reuse_epochs"))
+    seconds = float(control("max_seconds", cols[1], key="reuse_seconds"))
+    seed = int(control("seed", cols[2], key="reuse_seed"))
     device = device_select(cols[3], "reuse_device")
     job: TrainJob | None = st.session_state.get(_JOB)
     if cols[4].button("Train", type="primary", icon=":material/model_training:", disabled=job is not None):

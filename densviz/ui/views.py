@@ -16,6 +16,7 @@ import streamlit as st
 
 from densviz.core.config import DenseNetConfig, InputSpec, state_to_json
 from densviz.core.plan import ArchitecturePlan
+from densviz.core.settings import SETTINGS
 from densviz.core.table import (
     BLOCK_COLUMNS,
     LAYER_COLUMNS,
@@ -29,11 +30,12 @@ from densviz.core.table import (
 )
 from densviz.core.units import format_bytes, format_count, format_macs
 from densviz.draw.charts import ChartKind
-from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, FULL_LAYER_LIMIT, Detail
+from densviz.draw.graph import Detail
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.ui import cached
+from densviz.ui.controls import control
 from densviz.ui.panzoom import panzoom_page
 from densviz.ui.session import Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
@@ -60,35 +62,40 @@ def _block_label(block: int | None) -> str:
     return "all blocks" if block is None else f"block {block}"
 
 
+GRAPH_KEYS = {
+    "detail": "graph_detail",
+    "block": "graph_block",
+    "direction": "graph_direction",
+    "show_cost": "graph_cost",
+    "max_full_layers": "graph_max_full",
+}
+"""Each graph setting's widget key in the Graph view."""
+
+
+def _graph_options_of_session() -> GraphOptions:
+    """The Graph view's settings as the session holds them (the table's defaults where it was never shown)."""
+    given = {name: st.session_state[key] for name, key in GRAPH_KEYS.items() if st.session_state.get(key) is not None}
+    return GraphOptions(**given)
+
+
 def graph_view(net: Network) -> None:
     """The concatenation graph, laid out by dot, with zoom and pan."""
-    cols = st.columns([2.6, 1.2, 0.9, 1.1, 1.6])
-    detail = cols[0].segmented_control(
-        "Detail",
-        list(Detail),
-        key="graph_detail",
-        required=True,
-        format_func=lambda d: {"dense": "every edge", "chain": "running concat", "overview": "stages"}[d],
-        help="every edge: the paper's Figure 1 · running concat: how the network computes, one concat per layer · stages: blocks and transitions",
+    cols = st.columns([2.6, 1.2, 1.9, 1.3, 1.6])
+    detail = control("detail", cols[0], key=GRAPH_KEYS["detail"])
+    if st.session_state.get(GRAPH_KEYS["block"]) not in _block_options(net):
+        st.session_state[GRAPH_KEYS["block"]] = None
+    cols[1].selectbox(
+        SETTINGS["block"].label,
+        _block_options(net),
+        key="graph_block",
+        format_func=_block_label,
+        help=SETTINGS["block"].help,
     )
-    if st.session_state.get("graph_block") not in _block_options(net):
-        st.session_state["graph_block"] = None
-    block = cols[1].selectbox("Focus", _block_options(net), key="graph_block", format_func=_block_label)
-    direction = cols[2].segmented_control(
-        "Direction", ["TB", "LR"], key="graph_direction", required=True, format_func=lambda d: {"TB": "↓", "LR": "→"}[d]
-    )
-    show_cost = cols[3].toggle(
-        "params & MACs", key="graph_cost", help="add each layer's parameters and MACs to its box"
-    )
-    max_full = cols[4].slider(
-        "Full blocks up to",
-        2,
-        FULL_LAYER_LIMIT,
-        key="graph_max_full",
-        help=f"longer blocks show their first and last 3 layers and one node for the rest (dot needs minutes beyond {FULL_LAYER_LIMIT} layers)",
-        disabled=detail != Detail.DENSE,
-    )
-    options = GraphOptions(Detail(detail or Detail.DENSE), block, direction or "TB", bool(show_cost), int(max_full))
+    control("direction", cols[2], key=GRAPH_KEYS["direction"])
+    control("show_cost", cols[3], key=GRAPH_KEYS["show_cost"])
+    control("max_full_layers", cols[4], key=GRAPH_KEYS["max_full_layers"], disabled=detail != Detail.DENSE)
+    options = _graph_options_of_session()
+    direction = options.direction
     drawing = cached.drawing_for(net.config, net.input, options)
     if drawing.notes:
         st.caption(" ".join(f":material/info: {note}" for note in drawing.notes))
@@ -187,13 +194,7 @@ def memory_view(net: Network) -> None:
 def _graph_downloads(net: Network) -> GraphOptions:
     """The graph's download buttons, drawn as the Graph view draws it; its settings, for the zip."""
     cfg, spec = net.config, net.input
-    options = GraphOptions(  # the Graph view's settings
-        Detail(st.session_state.get("graph_detail") or Detail.DENSE),
-        st.session_state.get("graph_block"),
-        st.session_state.get("graph_direction") or "TB",
-        bool(st.session_state.get("graph_cost")),
-        int(st.session_state.get("graph_max_full", DEFAULT_MAX_FULL_LAYERS)),
-    )
+    options = _graph_options_of_session()
     st.markdown(
         f"**Graph** ({options.detail.value} detail, {_block_label(options.block)}; change these in the Graph view)"
     )
