@@ -26,24 +26,10 @@ from hypothesis import strategies as st
 
 from densviz.cli import main as cli_main
 from densviz.core.config import PRESETS, ConfigError, parse_state, state_from_json, to_query
+from densviz.core.settings import Group, Kind, in_group
 
-KEYS = [
-    "growth_rate",
-    "block_config",
-    "num_init_features",
-    "bn_size",
-    "compression",
-    "drop_rate",
-    "num_classes",
-    "in_channels",
-    "stem",
-    "memory_efficient",
-    "batch",
-    "height",
-    "width",
-    "input_size",
-    "preset",
-]
+KEYS = [s.query for s in in_group(Group.START, Group.ARCHITECTURE, Group.INPUT) if s.query]
+"""Every key a link may carry, from the settings table."""
 HOSTILE = st.sampled_from(
     [
         "",
@@ -82,7 +68,11 @@ VALUES = (
     | st.integers(-(10**12), 10**12).map(str)
     | st.floats(allow_nan=True, allow_infinity=True).map(repr)
 )
-FLAG = {k: "--" + k.replace("_", "-") for k in KEYS if k not in ("memory_efficient", "height", "width")}
+FLAG = {
+    s.query: s.flag
+    for s in in_group(Group.START, Group.ARCHITECTURE, Group.INPUT)
+    if s.flag and s.kind is not Kind.BOOL
+}
 
 counts: dict[str, Counter[str]] = {}
 

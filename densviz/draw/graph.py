@@ -72,17 +72,15 @@ def check_graph_options(
     Raises:
         ConfigError: naming the bad option, its value and what is allowed.
     """
-    try:
-        detail = Detail(detail)
-    except ValueError:
-        raise ConfigError("detail", detail, "one of " + ", ".join(d.value for d in Detail)) from None
+    detail = Detail(SETTINGS["detail"].check(detail))
     num_blocks = len(plan.blocks)
     if block is not None and (isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= num_blocks):
         raise ConfigError("block", block, f"a block number from 1 to {num_blocks}")
     if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 8:
         raise ConfigError("keep", keep, "an integer from 1 to 8")
-    if isinstance(max_full_layers, bool) or not isinstance(max_full_layers, int) or max_full_layers < 1:
-        raise ConfigError("max_full_layers", max_full_layers, "a positive integer")
+    if isinstance(max_full_layers, int) and not isinstance(max_full_layers, bool):
+        max_full_layers = min(max_full_layers, FULL_LAYER_LIMIT)  # build_graph lowers a larger one, with a note
+    SETTINGS["max_full_layers"].check(max_full_layers)
     return detail
 
 
