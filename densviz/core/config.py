@@ -154,13 +154,99 @@ class ParsedState:
     warnings: tuple[str, ...] = field(default=())
 
 
+class _Reader:
+    """One reading of string settings; strict (raise the first error) or lenient (collect warnings)."""
+
+    def __init__(self, lenient: bool) -> None:
+        self.lenient = lenient
+        self.warnings: list[str] = []
+
+    def fail(self, err: ConfigError, fallback: str = "Using the default instead.") -> None:
+        if not self.lenient:
+            raise err
+        self.warnings.append(f"{err} {fallback}")
+
+    def texts(self, params: Mapping[str, Any]) -> dict[str, str]:
+        """Each known key's one text; unknown keys and repeats refused or warned about."""
+        values: dict[str, str] = {}
+        known = (*STATE_KEYS, *_EXTRA_KEYS)
+        for key, raw in params.items():
+            key = str(key)
+            if key not in known:
+                message = f"unknown setting {show_value(key)}; the settings are {', '.join(known)}."
+                self.fail(ConfigError(key, raw, "", message=message))
+                continue
+            if isinstance(raw, list | tuple):
+                if len(raw) != 1:
+                    if not raw or not self.lenient:
+                        self.fail(
+                            ConfigError(
+                                key, raw, "given once", message=f"{key} is given {len(raw)} times; give it once."
+                            )
+                        )
+                        continue
+                    self.warnings.append(f"{key} is given {len(raw)} times; using the last value.")
+                raw = raw[-1]
+            values[key] = raw if isinstance(raw, str) else str(raw)
+        return values
+
+    def preset(self, values: dict[str, str]) -> Preset | None:
+        name = values.pop("preset", "").strip()
+        if name in PRESETS:
+            return PRESETS[name]
+        if name not in ("", "custom"):
+            self.fail(ConfigError("preset", name, "one of " + ", ".join(PRESETS)))
+        return None
+
+    def changes(self, values: dict[str, str], base: DenseNetConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(config changes, input changes), each value through its setting's parser."""
+        cfg_changes: dict[str, Any] = {}
+        input_changes: dict[str, Any] = {}
+        if "input_size" in values:
+            try:
+                height, width = SETTINGS["input_size"].parse(values.pop("input_size"))
+                input_changes["height"] = SETTINGS["height"].check(height)
+                input_changes["width"] = SETTINGS["width"].check(width)
+            except ConfigError as err:
+                self.fail(err)
+        for key, text in values.items():
+            try:
+                value = SETTINGS[key].parse(text)
+                if key in _INPUT_KEYS:
+                    input_changes[key] = value
+                    continue
+                if self.lenient:  # find the bad field now, so that only it falls back
+                    base.replace(**{key: value})
+                cfg_changes[key] = value
+            except ConfigError as err:
+                self.fail(err)
+        return cfg_changes, input_changes
+
+    def network(self, base: DenseNetConfig, changes: dict[str, Any]) -> DenseNetConfig:
+        try:
+            return base.replace(**changes)
+        except ConfigError as err:
+            self.fail(err, "Using the preset's architecture instead.")
+            return base
+
+    def input(self, cfg: DenseNetConfig, spec: InputSpec) -> InputSpec:
+        try:
+            check_input(cfg, spec)
+            return spec
+        except ConfigError as err:
+            smallest = min_input_size(cfg)
+            self.fail(err, f"Using {smallest}×{smallest} where it was smaller.")
+            return replace(spec, height=max(spec.height, smallest), width=max(spec.width, smallest))
+
+
 def parse_state(params: Mapping[str, Any], *, lenient: bool = False) -> ParsedState:
-    """Parse string settings (a query string, CLI flags) into a config and input.
+    """Parse string settings (a query string, CLI flags, the page's controls) into a config and input.
 
     Keys are spelled as the fields (``growth_rate``, ``block_config``, …) plus
     ``batch``, ``height``, ``width``, ``input_size`` (``224`` or ``224x160``) and
     ``preset``, whose config and input the other keys override. A value may be
-    a string or a list of strings (a key given more than once).
+    a string or a list of strings (a key given more than once). Each value goes
+    through its setting's parser in :data:`~densviz.core.settings.SETTINGS`.
 
     Args:
         params: The settings.
@@ -170,87 +256,17 @@ def parse_state(params: Mapping[str, Any], *, lenient: bool = False) -> ParsedSt
     Raises:
         ConfigError: in strict mode, for the first bad setting.
     """
-    warnings: list[str] = []
-
-    def fail(err: ConfigError) -> None:
-        if not lenient:
-            raise err
-        warnings.append(f"{err} Using the default instead.")
-
-    values: dict[str, str] = {}
-    for key, raw in params.items():
-        key = str(key)
-        if key not in STATE_KEYS and key not in _EXTRA_KEYS:
-            fail(
-                ConfigError(
-                    key,
-                    raw,
-                    "",
-                    message=f"unknown setting {show_value(key)}; the settings are {', '.join((*STATE_KEYS, *_EXTRA_KEYS))}.",
-                )
-            )
-            continue
-        if isinstance(raw, list | tuple):
-            if len(raw) != 1:
-                if not raw or not lenient:
-                    fail(ConfigError(key, raw, "given once", message=f"{key} is given {len(raw)} times; give it once."))
-                    continue
-                warnings.append(f"{key} is given {len(raw)} times; using the last value.")
-            raw = raw[-1]
-        if not isinstance(raw, str):
-            raw = str(raw)
-        values[key] = raw
-
-    preset: Preset | None = None
-    if "preset" in values:
-        name = values.pop("preset").strip()
-        if name in PRESETS:
-            preset = PRESETS[name]
-        elif name not in ("", "custom"):
-            fail(ConfigError("preset", name, "one of " + ", ".join(PRESETS)))
+    reader = _Reader(lenient)
+    values = reader.texts(params)
+    preset = reader.preset(values)
     base_cfg = preset.config if preset else DenseNetConfig()
     base_input = preset.input if preset else InputSpec()
-
-    cfg_changes: dict[str, Any] = {}
-    input_changes: dict[str, Any] = {}
-    if "input_size" in values:
-        try:
-            height, width = SETTINGS["input_size"].parse(values.pop("input_size"))
-            input_changes["height"] = SETTINGS["height"].check(height)
-            input_changes["width"] = SETTINGS["width"].check(width)
-        except ConfigError as err:
-            fail(err)
-    for key, text in values.items():
-        try:
-            value = SETTINGS[key].parse(text)
-            if key in _INPUT_KEYS:
-                input_changes[key] = value
-            else:
-                if lenient:  # find the bad field now, so that only it falls back
-                    base_cfg.replace(**{key: value})
-                cfg_changes[key] = value
-        except ConfigError as err:
-            fail(err)
-
-    try:
-        if "growth_rate" in cfg_changes and "num_init_features" not in cfg_changes and preset is None:
-            cfg_changes["num_init_features"] = None  # keep the 2k default tied to k
-        cfg = base_cfg.replace(**cfg_changes)
-    except ConfigError as err:
-        if not lenient:
-            raise
-        warnings.append(f"{err} Using the preset's architecture instead.")
-        cfg = base_cfg
-    spec = replace(base_input, **input_changes)
-    try:
-        check_input(cfg, spec)
-    except ConfigError as err:
-        if not lenient:
-            raise
-        smallest = min_input_size(cfg)
-        warnings.append(f"{err} Using {smallest}×{smallest} where it was smaller.")
-        spec = replace(spec, height=max(spec.height, smallest), width=max(spec.width, smallest))
-    return ParsedState(cfg, spec, preset.name if preset else None, tuple(warnings))
+    cfg_changes, input_changes = reader.changes(values, base_cfg)
+    if "growth_rate" in cfg_changes and "num_init_features" not in cfg_changes and preset is None:
+        cfg_changes["num_init_features"] = None  # keep the 2k default tied to k
+    cfg = reader.network(base_cfg, cfg_changes)
+    spec = reader.input(cfg, replace(base_input, **input_changes))
+    return ParsedState(cfg, spec, preset.name if preset else None, tuple(reader.warnings))
 
 
 def to_query(cfg: DenseNetConfig, spec: InputSpec) -> dict[str, str]:

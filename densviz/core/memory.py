@@ -81,6 +81,70 @@ class MemoryEstimate:
         }
 
 
+class _Walk:
+    """The forward pass walked row by row: what each module keeps alive and saves (float32 bytes)."""
+
+    def __init__(self, cfg: DenseNetConfig, spec: InputSpec, blocks: Sequence[BlockSummary]) -> None:
+        self.cfg, self.batch, self.blocks = cfg, spec.batch, blocks
+        self.x = self.size(cfg.in_channels, spec.hw)  # the caller holds the input throughout
+        self.width = cfg.bn_size * cfg.growth_rate  # bottleneck channels
+        self.stored = 0  # the current block's feature list: its input and every layer's k maps
+        self.recompute = 0  # largest temporary a checkpointed layer recreates in backward
+
+    def size(self, channels: int, hw: tuple[int, int]) -> int:
+        return self.batch * channels * hw[0] * hw[1] * _FLOAT  # (N, C, H, W) float32
+
+    def row(self, row: LayerPlan) -> LayerMemory:
+        """(live, saved naive, saved memory-efficient) of one module."""
+        x, out, inp = self.x, self.size(row.out_channels, row.out_hw), self.size(row.in_channels, row.in_hw)
+        if row.role is Role.DENSE_LAYER:
+            return self.dense_layer(row, inp, out)
+        if row.role is Role.TRANSITION:
+            conv = self.size(row.out_channels, row.in_hw)  # the 1×1 conv runs before the pool
+            # block output, norm output, conv output; saved: norm input, conv input, avg-pool input
+            return LayerMemory(row.name, x + 2 * inp + conv, 2 * inp + conv, 2 * inp + conv)
+        if row.role is Role.CLASSIFIER:
+            return LayerMemory(row.name, x + inp + out, inp, inp)
+        if row.role is Role.FINAL_NORM:  # the functional ReLU after it keeps its output for the global pool
+            return LayerMemory(row.name, x + 2 * inp, 2 * inp, 2 * inp)
+        if row.kind is LayerKind.CONV:  # the stem's convolution
+            return LayerMemory(row.name, x + out, x, x)
+        if row.kind is LayerKind.NORM:
+            return LayerMemory(row.name, x + inp + out, inp, inp)
+        if row.kind is LayerKind.RELU:  # in place
+            return LayerMemory(row.name, x + inp + out, 0, 0)
+        if row.kind is LayerKind.POOL:  # max pool keeps its input and int64 indices
+            saved = inp + out * _INDEX // _FLOAT
+            return LayerMemory(row.name, x + inp + out, saved, saved)
+        raise ValueError(f"no memory model for {row.name} ({row.role.value}, {row.kind.value})")
+
+    def dense_layer(self, row: LayerPlan, concat: int, new: int) -> LayerMemory:
+        """concat: (N, k0 + k·(ℓ−1), H, W), a fresh copy made by torch.cat; new: (N, k, H, W)."""
+        assert row.block is not None and row.index is not None
+        if row.index == 1:
+            block = self.blocks[row.block - 1]
+            self.stored = self.size(block.in_channels, block.hw)
+        x, stored = self.x, self.stored
+        # The checkpoints keep every layer's input maps alive for the recomputation.
+        kept = new + (stored if row.index == 1 else 0)
+        if self.cfg.bottleneck:
+            mid = self.size(self.width, row.out_hw)
+            # at conv1: concat + norm1 output + bottleneck; at conv2: bottleneck, norm2 output, new maps
+            live = x + stored + max(2 * concat + mid, 2 * mid + new)
+            naive = 2 * concat + 2 * mid  # norm1 input and output, norm2 input and output
+            efficient = 2 * mid + kept  # concat and norm1 output are recomputed
+        else:
+            live = x + stored + 2 * concat + new
+            naive = 2 * concat
+            efficient = kept
+        if self.cfg.drop_rate > 0:
+            naive += new // _FLOAT  # one byte of mask per element
+            efficient += new // _FLOAT
+        self.recompute = max(self.recompute, 2 * concat)
+        self.stored += new
+        return LayerMemory(row.name, live, naive, efficient)
+
+
 def estimate_memory(
     cfg: DenseNetConfig,
     spec: InputSpec,
@@ -97,69 +161,8 @@ def estimate_memory(
         blocks: The plan's block summaries.
         param_bytes: Bytes of the parameters.
     """
-    n = spec.batch
-
-    def size(channels: int, hw: tuple[int, int]) -> int:
-        return n * channels * hw[0] * hw[1] * _FLOAT  # (N, C, H, W) float32
-
-    x = size(cfg.in_channels, spec.hw)  # the caller holds the input throughout
-    width = cfg.bn_size * cfg.growth_rate  # bottleneck channels
-    rows: list[LayerMemory] = []
-    stored = 0  # the current block's feature list: its input and every layer's k maps
-    recompute = 0  # largest temporary a checkpointed layer recreates in backward
-    for row in layers:
-        out = size(row.out_channels, row.out_hw)
-        inp = size(row.in_channels, row.in_hw)
-        if row.role is Role.DENSE_LAYER:
-            assert row.block is not None and row.index is not None
-            block = blocks[row.block - 1]
-            if row.index == 1:
-                stored = size(block.in_channels, block.hw)
-            concat = inp  # (N, k0 + k·(ℓ−1), H, W), a fresh copy made by torch.cat
-            new = out  # (N, k, H, W)
-            # The checkpoints keep every layer's input maps alive for the recomputation.
-            kept = new + (stored if row.index == 1 else 0)
-            if cfg.bottleneck:
-                mid = size(width, row.out_hw)
-                # at conv1: concat + norm1 output + bottleneck; at conv2: bottleneck, norm2 output, new maps
-                live = x + stored + max(2 * concat + mid, 2 * mid + new)
-                naive = 2 * concat + 2 * mid  # norm1 input and output, norm2 input and output
-                efficient = 2 * mid + kept  # concat and norm1 output are recomputed
-            else:
-                live = x + stored + 2 * concat + new
-                naive = 2 * concat
-                efficient = kept
-            if cfg.drop_rate > 0:
-                naive += new // _FLOAT  # one byte of mask per element
-                efficient += new // _FLOAT
-            recompute = max(recompute, 2 * concat)
-            stored += new
-        elif row.role is Role.TRANSITION:
-            conv = size(row.out_channels, row.in_hw)  # the 1×1 conv runs before the pool
-            live = x + 2 * inp + conv  # block output, norm output, conv output
-            naive = efficient = 2 * inp + conv  # norm input, conv input, avg-pool input
-        elif row.role is Role.CLASSIFIER:
-            live = x + inp + out
-            naive = efficient = inp
-        elif row.role is Role.FINAL_NORM:  # the functional ReLU after it keeps its output for the global pool
-            live = x + 2 * inp
-            naive = efficient = 2 * inp
-        elif row.kind is LayerKind.CONV:  # the stem's convolution
-            live = x + out
-            naive = efficient = x
-        elif row.kind is LayerKind.NORM:
-            live = x + inp + out
-            naive = efficient = inp
-        elif row.kind is LayerKind.RELU:  # in place
-            live = x + inp + out
-            naive = efficient = 0
-        elif row.kind is LayerKind.POOL:  # max pool keeps its input and int64 indices
-            live = x + inp + out
-            naive = efficient = inp + out * _INDEX // _FLOAT
-        else:
-            raise ValueError(f"no memory model for {row.name} ({row.role.value}, {row.kind.value})")
-        rows.append(LayerMemory(row.name, live, naive, efficient))
-
+    walk = _Walk(cfg, spec, blocks)
+    rows = [walk.row(row) for row in layers]
     # Gradients in flight during backward: about two copies of the largest block output.
     in_flight = 2 * max(b.output_bytes for b in blocks)
     weights = 2 * param_bytes  # parameters and their gradients
@@ -167,6 +170,6 @@ def estimate_memory(
         param_bytes=param_bytes,
         inference_peak_bytes=max(r.live_bytes for r in rows),
         training_naive_bytes=weights + sum(r.saved_naive_bytes for r in rows) + in_flight,
-        training_efficient_bytes=weights + sum(r.saved_efficient_bytes for r in rows) + in_flight + recompute,
+        training_efficient_bytes=weights + sum(r.saved_efficient_bytes for r in rows) + in_flight + walk.recompute,
         layers=tuple(rows),
     )
