@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from densviz.core.config import PRESETS, ConfigError
-from densviz.core.plan import LayerKind, make_plan
+from densviz.core.config import ConfigError
+from densviz.core.plan import LayerKind
 from densviz.draw.charts import (
     ChartKind,
     adjacency_figure,
@@ -18,14 +18,8 @@ from densviz.draw.charts import (
     volume_3d_figure,
 )
 from densviz.draw.palette import block_color
+from tests.helpers import plan_of
 from tests.test_graph import renamed
-
-
-def plan_of(name: str, batch: int = 1):  # type: ignore[no-untyped-def]
-    from densviz.core.config import InputSpec
-
-    p = PRESETS[name]
-    return make_plan(p.config, InputSpec(batch=batch, height=p.input.height, width=p.input.width))
 
 
 def test_channel_growth_bars() -> None:

@@ -10,10 +10,7 @@ from densviz.cli import main
 from densviz.core.compare import compare
 from densviz.core.config import PRESETS
 from densviz.core.plan import make_plan
-
-
-def plan_of(name: str):  # type: ignore[no-untyped-def]
-    return make_plan(PRESETS[name].config, PRESETS[name].input)
+from tests.helpers import plan_of
 
 
 def test_numbers_are_each_plans_and_differences_are_b_minus_a() -> None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_report.py"
 
 
 @pytest.mark.slow
 def test_every_entry_point_survives_hostile_input(capsys: pytest.CaptureFixture[str]) -> None:
-    spec = importlib.util.spec_from_file_location("fuzz_report", SCRIPT)
-    assert spec and spec.loader
-    fuzz = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = fuzz  # dataclasses look their module up there
-    spec.loader.exec_module(fuzz)
+    from tests import fuzz
+
     fuzz.run(60)
     failures = {entry: {k: v for k, v in c.items() if k.startswith("FAILED")} for entry, c in fuzz.counts.items()}
     assert set(fuzz.counts) == {

@@ -4,13 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec, Stem
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec, Stem
 from densviz.core.plan import ArchitecturePlan, Role, make_plan
 from densviz.draw.graph import FULL_LAYER_LIMIT, Detail, NodeKind, build_graph, members
-
-
-def plan_of(name: str):  # type: ignore[no-untyped-def]
-    return make_plan(PRESETS[name].config, PRESETS[name].input)
+from tests.helpers import plan_of
 
 
 def renamed(plan: ArchitecturePlan) -> ArchitecturePlan:

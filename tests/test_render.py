@@ -6,18 +6,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import densviz.draw.render as render_module
-from densviz.core.config import PRESETS
-from densviz.core.plan import make_plan
 from densviz.draw.graph import Detail, build_graph
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import DotMissingError, GraphFormat, RenderTimeoutError, draw, render, to_dot
 from tests.golden import check_golden
+from tests.helpers import plan_of
 
 needs_dot = pytest.mark.skipif(not render_module.dot_available(), reason="Graphviz's dot is not installed")
-
-
-def plan_of(name: str):  # type: ignore[no-untyped-def]
-    return make_plan(PRESETS[name].config, PRESETS[name].input)
 
 
 @pytest.mark.parametrize("name", ["tiny", "densenet_bc100_k12"])

@@ -233,7 +233,7 @@ def test_no_range_sentence_or_help_is_written_outside_the_table() -> None:
 
 
 def test_the_fuzz_script_takes_its_keys_from_the_table() -> None:
-    text = (ROOT / "benchmarks" / "fuzz_report.py").read_text()
+    text = (ROOT / "tests" / "fuzz.py").read_text()
     assert "in_group(" in text
     for s in in_group(Group.ARCHITECTURE):
-        assert f'"{s.name}"' not in text, f"fuzz_report.py lists {s.name} by hand"
+        assert f'"{s.name}"' not in text, f"tests/fuzz.py lists {s.name} by hand"
