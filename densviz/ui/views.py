@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -309,51 +310,83 @@ def _file_maker(
     return make
 
 
+@dataclass(frozen=True)
+class Change:
+    """How a headline number moved since the network shown before.
+
+    Attributes:
+        text: The change as the metric writes it ("−10.3 M (−40.2%)").
+        arrow: ``up`` or ``down``: the arrow follows the numbers, not the text's sign.
+        color: ``green`` (good news), ``red`` or ``gray`` (neither).
+    """
+
+    text: str
+    arrow: str
+    color: str
+
+
+def change(now: int, before: int | None, fmt: Callable[[int], str], *, lower_is_better: bool | None) -> Change | None:
+    """The change of one headline number, or ``None`` if there is none.
+
+    ``lower_is_better``: fewer parameters, MACs or bytes is good news (green);
+    ``None`` for numbers that are neither good nor bad (depth, channels: grey).
+    """
+    if before is None or now == before:
+        return None
+    up = now > before
+    percent = f"{abs(now / before - 1):.1%}" if before else "new"
+    sign = "+" if up else "−"
+    text = f"{sign}{fmt(abs(now - before))} ({sign}{percent})" if before else f"{sign}{fmt(abs(now - before))} (new)"
+    color = "gray" if lower_is_better is None else ("red" if up == lower_is_better else "green")
+    return Change(text, "up" if up else "down", color)
+
+
 def headline(plan: ArchitecturePlan, previous: ArchitecturePlan | None) -> None:
-    """Parameters, MACs, depth, final channels, activations, each with its change."""
-    t = plan.totals
-    p = previous.totals if previous is not None else None
+    """Parameters, MACs, depth, final channels, activations, each with its change.
 
-    def delta(now: int, before: int | None, fmt: Callable[[int], str]) -> str | None:
-        if before is None or now == before:
-            return None
-        sign = "+" if now > before else "−"
-        change = f"{now / before - 1:+.1%}".replace("-", "−") if before else "new"
-        return f"{sign}{fmt(abs(now - before))} ({change})"
-
-    cols = st.columns(5)
-    cols[0].metric(
-        "Parameters",
-        format_count(t.params),
-        delta(t.params, p.params if p else None, format_count),
-        delta_color="inverse",
-        help=f"{t.params:,} learnable parameters",
-    )
-    cols[1].metric(
-        "MACs per image",
-        format_macs(t.macs),
-        delta(t.macs, p.macs if p else None, format_macs),
-        delta_color="inverse",
-        help=f"{t.macs:,} multiply-accumulates of the convolutions and the linear layer (no bias, no BN); FLOPs = 2·MACs",
-    )
-    cols[2].metric(
-        "Depth L",
-        t.depth,
-        delta(t.depth, p.depth if p else None, str),
-        delta_color="off",
-        help="convolutions plus the classifier, as the paper counts",
-    )
-    cols[3].metric(
-        "Final channels",
-        t.final_channels,
-        delta(t.final_channels, p.final_channels if p else None, str),
-        delta_color="off",
-        help="channels into the classifier",
-    )
-    cols[4].metric(
-        "Activations",
-        format_bytes(t.activation_bytes),
-        delta(t.activation_bytes, p.activation_bytes if p else None, format_bytes),
-        delta_color="inverse",
-        help=f"every module's output for batch {plan.input.batch}, float32",
-    )
+    The five wrap onto as many rows as the screen needs (two or three a row on a phone).
+    """
+    t, p = plan.totals, (previous.totals if previous is not None else None)
+    metrics: list[tuple[str, str, Change | None, str]] = [
+        (
+            "Parameters",
+            format_count(t.params),
+            change(t.params, p.params if p else None, format_count, lower_is_better=True),
+            f"{t.params:,} learnable parameters",
+        ),
+        (
+            "MACs per image",
+            format_macs(t.macs),
+            change(t.macs, p.macs if p else None, format_macs, lower_is_better=True),
+            f"{t.macs:,} multiply-accumulates of the convolutions and the linear layer (no bias, no BN); FLOPs = 2·MACs",
+        ),
+        (
+            "Depth L",
+            str(t.depth),
+            change(t.depth, p.depth if p else None, str, lower_is_better=None),
+            "convolutions plus the classifier, as the paper counts",
+        ),
+        (
+            "Final channels",
+            str(t.final_channels),
+            change(t.final_channels, p.final_channels if p else None, str, lower_is_better=None),
+            "channels into the classifier",
+        ),
+        (
+            "Activations",
+            format_bytes(t.activation_bytes),
+            change(t.activation_bytes, p.activation_bytes if p else None, format_bytes, lower_is_better=True),
+            f"every module's output for batch {plan.input.batch}, float32",
+        ),
+    ]
+    row = st.container(horizontal=True, gap="small")
+    for label, value, moved, help_text in metrics:
+        row.metric(
+            label,
+            value,
+            moved.text if moved else None,
+            delta_color=moved.color if moved else "off",  # type: ignore[arg-type]
+            delta_arrow=moved.arrow if moved else "auto",  # type: ignore[arg-type]
+            help=help_text,
+            width=150,
+        )
