@@ -216,7 +216,8 @@ def _explain(plan: ArchitecturePlan) -> None:
 
 
 def _sync_query(cfg: DenseNetConfig, spec: InputSpec, view: str) -> None:
-    wanted = state.query_for(cfg, spec, str(st.session_state.get("preset", CUSTOM)), view, session.get(Key.PINNED))
+    preset = str(st.session_state.get("preset", CUSTOM))
+    wanted = state.query_for(cfg, spec, preset, view, session.get(Key.PINNED), session.graph_options())
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

@@ -17,14 +17,17 @@ import streamlit as st
 
 from densviz.core.config import DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
+from densviz.draw.options import GraphOptions
 
 __all__ = [
+    "GRAPH_KEYS",
     "Design",
     "Key",
     "Network",
     "Shown",
     "TrainedWeights",
     "get",
+    "graph_options",
     "last_valid",
     "pop",
     "put",
@@ -117,6 +120,22 @@ class TrainedWeights:
     name: str
     label: str
     data: bytes
+
+
+GRAPH_KEYS: dict[str, str] = {
+    "detail": "graph_detail",
+    "block": "graph_block",
+    "direction": "graph_direction",
+    "show_cost": "graph_cost",
+    "max_full_layers": "graph_max_full",
+}
+"""Each graph setting's control key in the Graph view (the link's keys are the settings table's)."""
+
+
+def graph_options() -> GraphOptions:
+    """The Graph view's settings as the session holds them (the table's defaults where it never showed)."""
+    given = {name: st.session_state[key] for name, key in GRAPH_KEYS.items() if st.session_state.get(key) is not None}
+    return GraphOptions(**given)
 
 
 def get(key: Key, default: Any = None) -> Any:

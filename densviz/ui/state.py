@@ -26,8 +26,9 @@ from densviz.core.config import (
     to_query,
 )
 from densviz.core.settings import SETTINGS, Group, Widget, in_group
+from densviz.draw.options import GraphOptions
 from densviz.ui import session
-from densviz.ui.session import Key
+from densviz.ui.session import GRAPH_KEYS, Key
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "densenet121"
@@ -195,7 +196,9 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
         query: Each query-string key with all its values.
         views: The view names a link may ask for.
     """
-    params: dict[str, Any] = {k: v for k, v in query.items() if k != VIEW_KEY and not k.startswith(PIN_PREFIX)}
+    params: dict[str, Any] = {
+        k: v for k, v in query.items() if k != VIEW_KEY and not k.startswith(PIN_PREFIX) and k not in _GRAPH_QUERY
+    }
     warnings: list[str] = []
     pinned = _pinned_from_query(query, warnings)
     state = parse_state(params or {"preset": DEFAULT_PRESET}, lenient=True)
@@ -213,6 +216,7 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
     if not params:
         preset = DEFAULT_PRESET
     load(st.session_state, cfg, spec, preset)
+    st.session_state.update(_graph_from_query(query, len(cfg.block_config), warnings))
     view = None
     if VIEW_KEY in query:
         asked = query[VIEW_KEY][-1]
@@ -221,6 +225,42 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
         else:
             warnings.append(f"view must be one of {', '.join(views)}; got {asked!r}. Showing the default view.")
     return Initial(tuple(warnings), view, pinned)
+
+
+_GRAPH_QUERY = {s.query: s for s in in_group(Group.GRAPH)}
+
+
+def _graph_from_query(query: Mapping[str, list[str]], blocks: int, warnings: list[str]) -> dict[str, Any]:
+    """The Graph view's controls as the link sets them; a bad value: a warning and the default."""
+    values: dict[str, Any] = {}
+    for key, setting in _GRAPH_QUERY.items():
+        if key not in query or not query[key]:
+            continue
+        text = query[key][-1]
+        if setting.name == "block" and text.strip().lower() == "all":
+            values[GRAPH_KEYS["block"]] = None
+            continue
+        try:
+            value = setting.parse(text)
+            if setting.name == "block" and value is not None and value > blocks:
+                raise ConfigError(key, value, "")
+        except ConfigError as err:
+            if setting.name == "block":  # the link's word for it, and this network's blocks
+                err = ConfigError(key, text, f"a block number from 1 to {blocks}, or all")
+            warnings.append(f"{err} Using the default instead.")
+            continue
+        values[GRAPH_KEYS[setting.name]] = value
+    return values
+
+
+def _graph_query(options: GraphOptions) -> dict[str, str]:
+    """The graph settings that differ from the table's defaults, as the link spells them."""
+    out: dict[str, str] = {}
+    for key, setting in _GRAPH_QUERY.items():
+        value = getattr(options, setting.name)
+        if value != setting.default:
+            out[key] = "1" if value is True else setting.to_text(value)
+    return out
 
 
 def read_config(session: Any) -> tuple[DenseNetConfig, InputSpec]:  # st.session_state or a dict
@@ -249,11 +289,21 @@ def _settings_query(cfg: DenseNetConfig, spec: InputSpec, preset: str) -> dict[s
 
 
 def query_for(
-    cfg: DenseNetConfig, spec: InputSpec, preset: str, view: str, pinned: Pinned | None = None
+    cfg: DenseNetConfig,
+    spec: InputSpec,
+    preset: str,
+    view: str,
+    pinned: Pinned | None = None,
+    graph: GraphOptions | None = None,
 ) -> dict[str, str]:
-    """The query string of the current settings: a preset name alone when it is one; design A prefixed ``a_``."""
+    """The query string of the current settings.
+
+    A preset name alone when it is one; the Graph view's settings where they
+    differ from the defaults; design A prefixed ``a_``.
+    """
     query = _settings_query(cfg, spec, preset)
     query[VIEW_KEY] = view
+    query |= _graph_query(graph or GraphOptions())
     if pinned is not None:
         query |= {PIN_PREFIX + k: v for k, v in _settings_query(pinned.config, pinned.input, pinned.preset).items()}
     return query

@@ -35,10 +35,10 @@ from densviz.draw.graph import Detail
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
-from densviz.ui import cached
+from densviz.ui import cached, session
 from densviz.ui.controls import control
 from densviz.ui.panzoom import panzoom_page
-from densviz.ui.session import Network
+from densviz.ui.session import GRAPH_KEYS, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
 
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
@@ -63,22 +63,6 @@ def _block_label(block: int | None) -> str:
     return "all blocks" if block is None else f"block {block}"
 
 
-GRAPH_KEYS = {
-    "detail": "graph_detail",
-    "block": "graph_block",
-    "direction": "graph_direction",
-    "show_cost": "graph_cost",
-    "max_full_layers": "graph_max_full",
-}
-"""Each graph setting's widget key in the Graph view."""
-
-
-def _graph_options_of_session() -> GraphOptions:
-    """The Graph view's settings as the session holds them (the table's defaults where it was never shown)."""
-    given = {name: st.session_state[key] for name, key in GRAPH_KEYS.items() if st.session_state.get(key) is not None}
-    return GraphOptions(**given)
-
-
 def graph_view(net: Network) -> None:
     """The concatenation graph, laid out by dot, with zoom and pan."""
     cols = st.columns([2.6, 1.2, 1.9, 1.3, 1.6])
@@ -95,7 +79,7 @@ def graph_view(net: Network) -> None:
     control("direction", cols[2], key=GRAPH_KEYS["direction"])
     control("show_cost", cols[3], key=GRAPH_KEYS["show_cost"])
     control("max_full_layers", cols[4], key=GRAPH_KEYS["max_full_layers"], disabled=detail != Detail.DENSE)
-    options = _graph_options_of_session()
+    options = session.graph_options()
     direction = options.direction
     drawing = cached.drawing_for(net.config, net.input, options)
     if drawing.notes:
@@ -195,7 +179,7 @@ def memory_view(net: Network) -> None:
 def _graph_downloads(net: Network) -> GraphOptions:
     """The graph's download buttons, drawn as the Graph view draws it; its settings, for the zip."""
     cfg, spec = net.config, net.input
-    options = _graph_options_of_session()
+    options = session.graph_options()
     st.markdown(
         f"**Graph** ({options.detail.value} detail, {_block_label(options.block)}; change these in the Graph view)"
     )
