@@ -217,7 +217,7 @@ def test_upload_loads_a_config_or_says_why_not(monkeypatch: pytest.MonkeyPatch) 
     assert session["_upload_note"] == "Loaded bc.json."
     upload("bad.json", b'{"config": {"growth_rate": 0}}')
     assert session["_upload_error"] == "bad.json was not loaded: growth_rate must be an integer from 1 to 128; got 0."
-    upload("big.json", b" " * 100_000)
+    upload("big.json", b" " * 1_100_000)
     assert "a config JSON is at most" in str(session["_upload_error"])
     upload("pickle.json", b"\x80\x04\x95")
     assert "not valid JSON" in str(session["_upload_error"])

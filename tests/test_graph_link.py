@@ -55,3 +55,15 @@ def test_bad_graph_settings_in_a_link_warn_and_fall_back() -> None:
     assert "max_full_layers must be an integer from 1 to 24" in warnings
     assert at.session_state["graph_detail"] == "dense"
     assert at.session_state["graph_block"] is None
+
+
+def test_the_config_uploads_message_sits_under_the_uploader() -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["preset"] = "tiny"
+    at.query_params["view"] = "Export"
+    at.run()
+    at.session_state["_upload_error"] = "bad.json was not loaded: growth_rate must be an integer from 1 to 128; got 0."
+    at.run()
+    main = [type(e).__name__ for e in at.main]
+    assert main[-2:] == ["FileUploader", "Error"], main  # right under the uploader, not at the top of the page
+    assert at.error[-1].value.startswith("bad.json was not loaded")

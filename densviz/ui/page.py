@@ -248,10 +248,6 @@ def main() -> None:
     st.title("DenseNet feature-map growth")
     for warning in session.pop(Key.WARNINGS, []):
         st.warning(f"From the link: {warning}", icon=":material/link_off:")
-    if error := session.pop(Key.UPLOAD_ERROR):
-        st.error(error)
-    if note := session.pop(Key.UPLOAD_NOTE):
-        st.success(note)
 
     try:
         cfg, spec = state.read_config(st.session_state)

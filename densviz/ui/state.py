@@ -33,7 +33,7 @@ from densviz.ui.session import GRAPH_KEYS, Key
 CUSTOM = "custom"
 DEFAULT_PRESET = "densenet121"
 PIN_PREFIX = "a_"  # its settings in the link: a_preset=…, or a_growth_rate=… and the rest
-MAX_UPLOAD_BYTES = 64 * 1024  # a config JSON is a few hundred bytes
+MAX_UPLOAD_BYTES = 1 << 20  # 1 MB, as the uploader states it (a config JSON is a few hundred bytes)
 VIEW_KEY = Key.VIEW.value  # the link's view=
 
 # Widget ranges, from the settings table: every valid config can be shown except
@@ -126,7 +126,7 @@ def load_upload() -> None:
                 "config_file",
                 len(data),
                 "",
-                message=f"the file is {len(data):,} bytes; a config JSON is at most {MAX_UPLOAD_BYTES:,}.",
+                message=f"the file is {len(data):,} bytes; a config JSON is at most 1 MB ({MAX_UPLOAD_BYTES:,} bytes).",
             )
         cfg, spec = state_from_json(data)
         problem = _fits_widgets(cfg)
@@ -245,9 +245,10 @@ def _graph_from_query(query: Mapping[str, list[str]], blocks: int, warnings: lis
             if setting.name == "block" and value is not None and value > blocks:
                 raise ConfigError(key, value, "")
         except ConfigError as err:
-            if setting.name == "block":  # the link's word for it, and this network's blocks
-                err = ConfigError(key, text, f"a block number from 1 to {blocks}, or all")
-            warnings.append(f"{err} Using the default instead.")
+            problem = (  # for focus: the link's word for it, and this network's blocks
+                ConfigError(key, text, f"a block number from 1 to {blocks}, or all") if setting.name == "block" else err
+            )
+            warnings.append(f"{problem} Using the default instead.")
             continue
         values[GRAPH_KEYS[setting.name]] = value
     return values

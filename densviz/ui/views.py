@@ -38,7 +38,7 @@ from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.ui import cached, session
 from densviz.ui.controls import control
 from densviz.ui.panzoom import panzoom_page
-from densviz.ui.session import GRAPH_KEYS, Network
+from densviz.ui.session import GRAPH_KEYS, Key, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
 
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
@@ -271,8 +271,12 @@ def export_view(net: Network) -> None:
         type=["json"],
         key="config_upload",
         on_change=load_upload,
-        max_upload_size=max(1, MAX_UPLOAD_BYTES // (1 << 20)),
+        max_upload_size=MAX_UPLOAD_BYTES >> 20,  # in MB: the limit the uploader states is the one enforced
     )
+    if error := session.pop(Key.UPLOAD_ERROR):  # next to the uploader that caused it
+        st.error(error, icon=":material/block:")
+    if note := session.pop(Key.UPLOAD_NOTE):
+        st.success(note, icon=":material/check:")
 
 
 def _file_maker(
