@@ -111,7 +111,7 @@ def hw_text(hw: Sequence[int]) -> str:
 LAYER_COLUMNS: tuple[Column[LayerRow], ...] = (
     Column("name", "layer", lambda r: r.layer.name),
     Column("kind", "kind", lambda r: r.layer.kind.value),
-    Column("block", "block", lambda r: r.layer.block, Style.INT),
+    Column("block", "block", lambda r: r.layer.block, Style.INT, on_screen=False),  # the name says it
     Column("index", "index", lambda r: r.layer.index, Style.INT, on_screen=False),
     Column("in_channels", "C in", lambda r: r.layer.in_channels, Style.INT),
     Column("out_channels", "C out", lambda r: r.layer.out_channels, Style.INT),

@@ -24,7 +24,6 @@ from densviz.core.table import (
     Column,
     Style,
     block_rows,
-    headers,
     layer_rows,
     on_screen,
     values,
@@ -109,35 +108,46 @@ def volume_view(net: Network) -> None:
     _chart(cached.volume_for(net.config, net.input, bool(log_scale)))
 
 
+_NUMBER_FORMATS = {Style.COUNT: "localized", Style.PERCENT: "percent"}
+
+
+def _table(columns: Sequence[Column[Any]], rows: Sequence[Any], **kwargs: Any) -> None:
+    """A sortable table: numbers stay numbers with separators; a column with gaps shows them as "-"; names pinned."""
+    raw = values(columns, rows)
+    with_gaps = {i for i, _c in enumerate(columns) if any(row[i] is None for row in raw)}
+    records = [
+        {c.header: (c.text(v) if i in with_gaps else v) for i, (c, v) in enumerate(zip(columns, row, strict=True))}
+        for row in raw
+    ]
+    config: dict[str, Any] = {columns[0].header: st.column_config.TextColumn(pinned=True)}
+    for i, c in enumerate(columns):
+        if c.style in _NUMBER_FORMATS and i not in with_gaps:
+            config[c.header] = st.column_config.NumberColumn(format=_NUMBER_FORMATS[c.style])
+    st.dataframe(records, hide_index=True, width="stretch", column_config=config, **kwargs)
+
+
 def layers_view(net: Network) -> None:
-    """The plan as a table: search, sort, per-block subtotals, torchinfo.
+    """Parameters and MACs per layer (chart 3), then the plan as a table: search, sort, per-block subtotals, torchinfo.
 
     The columns and their headers are :mod:`densviz.core.table`'s, as in
     ``densviz summary`` and the CSV files; the numbers stay numbers (they sort),
     shown with thousands separators.
     """
     plan = net.plan
+    _chart(cached.chart_for(net.config, net.input, ChartKind.COST))  # parameters and MACs per layer
     query = (
         st.text_input("Search layers", key="layer_search", placeholder="e.g. denseblock3, transition, norm")
         .strip()
         .lower()
     )
-    formats = {Style.COUNT: "localized", Style.PERCENT: "percent"}
-
-    def table(columns: Sequence[Column[Any]], rows: Sequence[Any], **kwargs: Any) -> None:
-        records = [dict(zip(headers(columns), row, strict=True)) for row in values(columns, rows)]
-        number_formats = {
-            c.header: st.column_config.NumberColumn(format=formats[c.style]) for c in columns if c.style in formats
-        }
-        st.dataframe(records, hide_index=True, width="stretch", column_config=number_formats, **kwargs)
-
     rows = [r for r in layer_rows(plan) if not query or query in r.layer.name.lower() or query in r.layer.kind.value]
+
     st.caption(
         f"{len(rows)} of {len(plan.layers)} modules · MACs per image (convolutions and linear, no bias or BN) · output for batch {net.input.batch}, float32 · click a column to sort"
     )
-    table(on_screen(LAYER_COLUMNS), rows, height=420)
+    _table(on_screen(LAYER_COLUMNS), rows, height=420)
     st.markdown("**Per block**")
-    table(on_screen(BLOCK_COLUMNS), block_rows(plan))
+    _table(on_screen(BLOCK_COLUMNS), block_rows(plan))
     with st.expander("torchinfo's summary of the same model"):
         if st.toggle(
             "Build the model and summarise it",
@@ -376,5 +386,5 @@ def headline(plan: ArchitecturePlan, previous: ArchitecturePlan | None) -> None:
             delta_color=moved.color if moved else "off",  # type: ignore[arg-type]
             delta_arrow=moved.arrow if moved else "auto",  # type: ignore[arg-type]
             help=help_text,
-            width=150,
+            width=160,
         )
