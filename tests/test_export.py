@@ -159,3 +159,46 @@ def test_cli_export_passes_the_graph_flags(capsys: pytest.CaptureFixture[str], t
     assert "rankdir=LR" in dot and re.search(r"params · [^<]*MACs</FONT>", dot)  # the costs are in the labels
     assert main([*args, "--max-full-layers", "-1"]) == 2
     assert "max_full_layers must be an integer from 1 to 24; got -1." in capsys.readouterr().err
+
+
+def _pdf_title(data: bytes) -> str:
+    """The title a reader shows: the Info dictionary the last trailer names."""
+    import re
+
+    info = re.findall(rb"/Info\s+(\d+)\s+0\s+R", data)[-1]
+    obj = re.search(rb"\n" + info + rb" 0 obj\s*<<(.*?)>>", data, re.S)
+    assert obj is not None
+    title = re.search(rb"/Title\s*(<[0-9A-Fa-f]+>|\((?:[^)\\]|\\.)*\))", obj.group(1))
+    assert title is not None
+    raw = title.group(1)
+    if raw.startswith(b"<"):
+        return bytes.fromhex(raw[1:-1].decode()).decode("utf-16")
+    return raw[1:-1].decode("latin-1")
+
+
+@needs_tools
+def test_chart_pdfs_carry_the_charts_title() -> None:
+    from densviz.draw.charts import make_chart
+
+    fig = make_chart(tiny_plan(), ChartKind.CHANNELS)
+    try:
+        pdf = chart_image(fig, "pdf")
+    except ChartImageUnavailableError:  # pragma: no cover (needs_tools says there is one)
+        pytest.fail("chromium is installed but no chart image was made")
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    assert _pdf_title(pdf) == "Channel growth"  # not Chromium's page title "Kaleido-fier"
+
+
+def test_retitling_appends_an_update_and_keeps_every_original_byte() -> None:
+    from densviz.export.images import retitle_pdf
+
+    original = (
+        b"%PDF-1.4\n1 0 obj\n<</Title (Kaleido-fier)>>\nendobj\n2 0 obj\n<</Type /Catalog>>\nendobj\n"
+        b"xref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000050 00000 n \n"
+        b"trailer\n<</Size 3\n/Root 2 0 R\n/Info 1 0 R>>\nstartxref\n84\n%%EOF\n"
+    )
+    out = retitle_pdf(original, "Wachstum θ")
+    assert out.startswith(original)  # an incremental update: nothing before it moves
+    assert _pdf_title(out) == "Wachstum θ"
+    assert b"/Prev 84" in out and b"/Size 4" in out
+    assert retitle_pdf(b"not a pdf", "x") == b"not a pdf"

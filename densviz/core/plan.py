@@ -293,7 +293,7 @@ def check_budget(plan: ArchitecturePlan, budget_bytes: int = DEFAULT_BUDGET_BYTE
             estimate,
             f"at most {format_bytes(budget_bytes)}",
             message=(
-                f"this network needs about {format_bytes(estimate)} (parameters {format_bytes(totals.param_bytes)} "
+                f"This network needs about {format_bytes(estimate)} (parameters {format_bytes(totals.param_bytes)} "
                 f"+ activations {format_bytes(totals.activation_bytes)} at batch {plan.input.batch}), over the "
                 f"memory budget of {format_bytes(budget_bytes)}; lower the batch, the input size, the growth rate "
                 "or the layers per block."

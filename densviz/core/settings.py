@@ -94,7 +94,7 @@ _ROWS: tuple[Setting, ...] = (
             meaning="outputs of the classifier"),
     Setting("in_channels", _A, Kind.CHOICE, 3, "Image channels", choices=((3, "RGB"), (1, "grey")), spell_out=True,
             meaning="channels of the input image"),
-    Setting("stem", _A, Kind.CHOICE, Stem.IMAGENET, "Stem", choices=((Stem.IMAGENET, "ImageNet 7×7/2 + pool"), (Stem.CIFAR, "CIFAR 3×3")),
+    Setting("stem", _A, Kind.CHOICE, Stem.IMAGENET, "Stem", choices=((Stem.IMAGENET, "ImageNet"), (Stem.CIFAR, "CIFAR")),
             meaning="the layers before block 1: imagenet is 7×7/2 conv, BN, ReLU, 3×3/2 max pool (÷4); cifar is one 3×3 conv"),
     Setting("memory_efficient", _A, Kind.BOOL, False, "Memory-efficient",
             meaning="recompute concatenations in the backward pass instead of storing them (arXiv 1707.06990)"),

@@ -9,6 +9,7 @@ images), so every call goes through one process-wide lock.
 from __future__ import annotations
 
 import atexit
+import re
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -16,7 +17,15 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-__all__ = ["CHART_SCALE", "CHART_WIDTH", "ChartImageUnavailableError", "chart_html", "chart_image", "chart_images"]
+__all__ = [
+    "CHART_SCALE",
+    "CHART_WIDTH",
+    "ChartImageUnavailableError",
+    "chart_html",
+    "chart_image",
+    "chart_images",
+    "retitle_pdf",
+]
 
 CHART_WIDTH = 1200
 CHART_SCALE = 2  # PNG pixels per CSS pixel: crisp on slides
@@ -110,4 +119,45 @@ def chart_images(jobs: Sequence[tuple[go.Figure, str]]) -> list[bytes]:
                 "Chart images need a Chromium browser, and none is installed (apt-get install chromium); "
                 "the charts are exported as HTML, which needs nothing."
             ) from None
-        return [Path(str(spec["path"])).read_bytes() for spec in specs]
+        images = [Path(str(spec["path"])).read_bytes() for spec in specs]
+    return [
+        retitle_pdf(data, _title(fig)) if fmt == "pdf" else data for data, (fig, fmt) in zip(images, jobs, strict=True)
+    ]
+
+
+def _title(fig: go.Figure) -> str:
+    """The figure's title without its HTML (the subtitle after a <br> is dropped)."""
+    text = str(fig.layout.title.text or "densviz chart")
+    return re.sub(r"<[^>]+>", "", text.split("<br")[0]).strip() or "densviz chart"
+
+
+def retitle_pdf(data: bytes, title: str) -> bytes:
+    """The PDF with ``title`` as its document title (Chromium writes its page's, "Kaleido-fier").
+
+    Appends an incremental update (a new Info dictionary and a trailer whose
+    ``/Prev`` is the old cross-reference table), as the PDF format allows, so
+    that no byte of the original moves. A PDF whose trailer cannot be read is
+    returned unchanged.
+    """
+    trailer = re.search(rb"trailer\s*<<(.*?)>>\s*startxref\s*(\d+)\s*%%EOF\s*$", data, re.S)
+    if trailer is None:
+        return data
+    fields, prev = trailer.group(1), int(trailer.group(2))
+    size, root = re.search(rb"/Size\s+(\d+)", fields), re.search(rb"/Root\s+(\d+\s+\d+\s+R)", fields)
+    if size is None or root is None:
+        return data
+    number = int(size.group(1))
+    hex_title = ("FEFF" + title.encode("utf-16-be").hex().upper()).encode()  # any script, as a PDF text string
+    body = data if data.endswith(b"\n") else data + b"\n"
+    obj_at = len(body)
+    body += b"%d 0 obj\n<< /Title <%s> /Producer (densviz) >>\nendobj\n" % (number, hex_title)
+    xref_at = len(body)
+    body += b"xref\n%d 1\n%010d 00000 n \n" % (number, obj_at)
+    body += b"trailer\n<< /Size %d /Root %s /Info %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        number + 1,
+        root.group(1),
+        number,
+        prev,
+        xref_at,
+    )
+    return body

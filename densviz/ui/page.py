@@ -105,9 +105,8 @@ def _sidebar() -> None:
     size_cols = sb.columns(2)
     control("height", size_cols[0], on_change=mark)
     control("width", size_cols[1], on_change=mark)
-    image_cols = sb.columns(2)
-    control("in_channels", image_cols[0], on_change=mark)
-    control("num_classes", image_cols[1], on_change=mark)
+    control("in_channels", sb, on_change=mark)  # a row each: in half a sidebar the labels were clipped
+    control("num_classes", sb, on_change=mark)
 
     sb.subheader("Memory")
     control("batch", sb, on_change=mark)
@@ -202,7 +201,7 @@ def _explain(plan: ArchitecturePlan) -> None:
         b1 = plan.blocks[0]
         last = b1.in_channels + k * (b1.layers - 1)
         st.markdown(
-            f"Each layer H_ℓ adds **k = {k}** feature maps, so layer ℓ of a block reads "
+            f"Each layer $H_\\ell$ adds **k = {k}** feature maps, so layer ℓ of a block reads "
             f"k₀ + k·(ℓ−1) channels. In block 1, k₀ = {b1.in_channels}: layer 1 reads {b1.in_channels}, "
             f"layer {b1.layers} reads {b1.in_channels} + {k}·{b1.layers - 1} = {last}, and the block hands on "
             f"{b1.in_channels} + {k}·{b1.layers} = {b1.out_channels} channels at {b1.hw[0]}×{b1.hw[1]}."
