@@ -2,8 +2,22 @@
 
 Streamlit's own graphviz element can neither zoom nor pan, and lays graphs out
 in the browser's main thread. Here the SVG comes laid out from ``dot``; a few
-lines of script let the mouse wheel zoom about the pointer, dragging pan, and
-a double click fit the graph again. Nothing is fetched from the network.
+lines of script make it behave like a map embedded in a page:
+
+* the plain wheel and one-finger vertical swipes scroll the *page*, never the
+  graph (the frame must not trap a reader scrolling past it);
+* Ctrl or ⌘ with the wheel (and a trackpad pinch, which browsers send as
+  ctrl + wheel) zooms about the pointer, as do the + and − buttons and a
+  two-finger pinch on a touch screen;
+* dragging pans (with one finger: sideways drags, vertical ones scroll the page);
+* "fit" and a double click show the whole graph; nothing forces it.
+
+The graph opens at one SVG point per pixel on its input: a left-to-right
+drawing (wider than tall) at its left end, centred vertically; a top-to-bottom
+one at its top, centred horizontally. A graph that fits is shown whole.
+
+The buttons and the hint sit in a toolbar row of their own above the drawing,
+so they never cover a label. Nothing is fetched from the network.
 """
 
 from __future__ import annotations
@@ -11,58 +25,171 @@ from __future__ import annotations
 _PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><style>
 html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:Helvetica,Arial,sans-serif}
-#view{width:100%;height:100%;cursor:grab;touch-action:none}
+body{display:flex;flex-direction:column}
+#bar{flex:none;display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px;padding:4px 8px;
+  background:#f9fafb;border-bottom:1px solid #e5e7eb}
+#bar button{border:1px solid #d1d5db;background:#fff;border-radius:4px;padding:2px 10px;min-width:30px;
+  cursor:pointer;font:13px/18px Helvetica,Arial,sans-serif;color:#111827}
+#bar button:hover{background:#f3f4f6}
+#hint{font-size:12px;color:#6b7280;margin-left:6px;transition:color .2s}
+#hint.nudge{color:#111827}
+#hint .touch{display:none}
+@media (hover:none) and (pointer:coarse){#hint .mouse{display:none}#hint .touch{display:inline}}
+#view{flex:1 1 auto;min-height:0;position:relative;overflow:hidden;cursor:grab;touch-action:pan-y;
+  user-select:none;-webkit-user-select:none}
 #view.dragging{cursor:grabbing}
-#view svg{width:100%;height:100%}
-#bar{position:absolute;top:6px;right:8px;display:flex;gap:4px}
-#bar button{border:1px solid #d1d5db;background:#fff;border-radius:4px;padding:2px 8px;cursor:pointer;font-size:13px}
-#hint{position:absolute;bottom:4px;left:8px;font-size:11px;color:#6b7280}
+#view svg{display:block;width:100%;height:100%}
 </style></head><body>
+<div id="bar" role="toolbar" aria-label="zoom">
+<button type="button" id="zin" title="zoom in" aria-label="zoom in">+</button>
+<button type="button" id="zout" title="zoom out" aria-label="zoom out">&minus;</button>
+<button type="button" id="fit" title="fit the whole graph" aria-label="fit the whole graph">fit</button>
+<span id="hint"><span class="mouse">Ctrl + wheel or +/&minus;: zoom &middot; drag: pan &middot; fit: the whole graph</span><span class="touch">pinch or +/&minus;: zoom &middot; drag sideways: pan &middot; fit: the whole graph</span></span>
+</div>
 <div id="view">__SVG__</div>
-<div id="bar"><button id="zin" title="zoom in">+</button><button id="zout" title="zoom out">&minus;</button><button id="fit" title="fit the whole graph">fit</button></div>
-<div id="hint">wheel: zoom &middot; drag: pan &middot; double click or "fit": the whole graph</div>
 <script>
 (function(){
   const view=document.getElementById('view');
   const svg=view.querySelector('svg');
   if(!svg){return;}
+  const b=svg.viewBox.baseVal;
+  const home=(b&&b.width>0&&b.height>0)?{x:b.x,y:b.y,w:b.width,h:b.height}
+    :{x:0,y:0,w:parseFloat(svg.getAttribute('width'))||1,h:parseFloat(svg.getAttribute('height'))||1};
   svg.removeAttribute('width');svg.removeAttribute('height');
-  const vb0=svg.viewBox.baseVal;
-  const home={x:vb0.x,y:vb0.y,w:vb0.width,h:vb0.height};
-  // Start at natural size (one SVG point per pixel), top centred, so that labels
-  // are readable at once; "fit" shows the whole graph.
-  function natural(){
+  svg.setAttribute('preserveAspectRatio','xMidYMid meet');
+  // dot's left-to-right layouts are wide and short: their input is the left end.
+  const wide=home.w>home.h;
+  // The view box always has the view's aspect ratio, so one scale s (SVG points
+  // per pixel) maps the drawing area onto it.
+  let size={w:0,h:0}, vb=null, touched=false;
+  const fitScale=()=>Math.max(home.w/size.w,home.h/size.h);
+  const minScale=()=>1/8, maxScale=()=>Math.max(2*fitScale(),1);
+  function around(s,cx,cy){return {x:cx-size.w*s/2,y:cy-size.h*s/2,w:size.w*s,h:size.h*s};}
+  function opening(){
+    // One point per pixel; a graph that fits is shown whole (at most twice its size).
+    const f=fitScale(), s=f<=1?Math.max(f,0.5):1;
+    const v=around(s,home.x+home.w/2,home.y+home.h/2);
+    if(wide&&home.w>v.w){v.x=home.x;}
+    if(!wide&&home.h>v.h){v.y=home.y;}
+    return v;
+  }
+  function fitted(){const f=fitScale();return around(f,home.x+home.w/2,home.y+home.h/2);}
+  function apply(){
+    // Keep some of the graph in sight however far it is dragged.
+    const mx=Math.min(vb.w,home.w)*0.2, my=Math.min(vb.h,home.h)*0.2;
+    vb.x=Math.min(Math.max(vb.x,home.x-vb.w+mx),home.x+home.w-mx);
+    vb.y=Math.min(Math.max(vb.y,home.y-vb.h+my),home.y+home.h-my);
+    svg.setAttribute('viewBox',vb.x+' '+vb.y+' '+vb.w+' '+vb.h);
+  }
+  function measure(){
     const r=view.getBoundingClientRect();
-    if(home.w<=r.width&&home.h<=r.height){return {...home};}
-    const w=Math.min(r.width,Math.max(home.w,r.width)), h=r.height*(w/r.width);
-    return {x:home.x+(home.w-w)/2,y:home.y,w:w,h:h};
+    if(r.width<1||r.height<1){return;}
+    if(!vb||!touched){size={w:r.width,h:r.height};vb=opening();apply();return;}
+    // Resized after the reader moved: keep the scale and the centre.
+    const s=vb.w/size.w, cx=vb.x+vb.w/2, cy=vb.y+vb.h/2;
+    size={w:r.width,h:r.height};vb=around(s,cx,cy);apply();
   }
-  let vb=natural();
-  function apply(){svg.setAttribute('viewBox',vb.x+' '+vb.y+' '+vb.w+' '+vb.h);}
+  // Scale by f about the client point (cx, cy).
   function zoom(f,cx,cy){
-    const r=svg.getBoundingClientRect();
-    const px=vb.x+(cx-r.left)/r.width*vb.w, py=vb.y+(cy-r.top)/r.height*vb.h;
-    vb.w*=f;vb.h*=f;vb.x=px-(px-vb.x)*f;vb.y=py-(py-vb.y)*f;apply();
+    if(!vb){return;}
+    touched=true;
+    const r=view.getBoundingClientRect(), s=vb.w/size.w;
+    const s1=Math.min(Math.max(s*f,minScale()),maxScale());
+    const px=vb.x+(cx-r.left)*s, py=vb.y+(cy-r.top)*s;
+    vb={x:px-(cx-r.left)*s1,y:py-(cy-r.top)*s1,w:size.w*s1,h:size.h*s1};apply();
   }
-  view.addEventListener('wheel',e=>{e.preventDefault();zoom(e.deltaY>0?1.15:1/1.15,e.clientX,e.clientY);},{passive:false});
-  let drag=null;
-  view.addEventListener('pointerdown',e=>{drag={x:e.clientX,y:e.clientY,vx:vb.x,vy:vb.y};view.classList.add('dragging');view.setPointerCapture(e.pointerId);});
-  view.addEventListener('pointermove',e=>{if(!drag)return;const r=svg.getBoundingClientRect();
-    const s=Math.max(vb.w/r.width,vb.h/r.height);vb.x=drag.vx-(e.clientX-drag.x)*s;vb.y=drag.vy-(e.clientY-drag.y)*s;apply();});
-  view.addEventListener('pointerup',()=>{drag=null;view.classList.remove('dragging');});
-  view.addEventListener('dblclick',()=>{vb={...home};apply();});
-  svg.setAttribute('preserveAspectRatio','xMidYMin meet');
-  const mid=()=>{const r=svg.getBoundingClientRect();return [r.left+r.width/2,r.top+r.height/2];};
+  function fit(){if(vb){touched=true;vb=fitted();apply();}}
+  const mid=()=>{const r=view.getBoundingClientRect();return [r.left+r.width/2,r.top+r.height/2];};
+
+  // The wheel: plain, it scrolls the page (not prevented); with Ctrl or Cmd, it zooms.
+  const hint=document.getElementById('hint');
+  let nudged=0;
+  view.addEventListener('wheel',e=>{
+    if(!(e.ctrlKey||e.metaKey)){
+      hint.classList.add('nudge');clearTimeout(nudged);
+      nudged=setTimeout(()=>hint.classList.remove('nudge'),1200);
+      return;
+    }
+    e.preventDefault();
+    const unit=e.deltaMode===1?16:e.deltaMode===2?size.h:1;
+    const d=Math.max(-400,Math.min(400,e.deltaY*unit));
+    zoom(Math.exp(d*0.002),e.clientX,e.clientY);
+  },{passive:false});
+  // Safari sends a trackpad pinch as gesture events instead.
+  let gesture=null;
+  const pts=new Map();
+  window.addEventListener('gesturestart',e=>{if(pts.size){return;}e.preventDefault();gesture=e.scale||1;});
+  window.addEventListener('gesturechange',e=>{if(gesture===null||pts.size){return;}e.preventDefault();
+    zoom(gesture/(e.scale||1),e.clientX||mid()[0],e.clientY||mid()[1]);gesture=e.scale||1;});
+  window.addEventListener('gestureend',()=>{gesture=null;});
+
+  // Pointers: one drags the drawing, two pinch. A one-finger vertical swipe never
+  // gets here (touch-action: pan-y hands it to the browser, which scrolls the page).
+  let drag=null, pinch=null, touching=false;
+  function two(){const p=[...pts.values()];
+    return {d:Math.hypot(p[0].x-p[1].x,p[0].y-p[1].y)||1,x:(p[0].x+p[1].x)/2,y:(p[0].y+p[1].y)/2};}
+  function begin(){
+    drag=null;pinch=null;
+    if(!vb){return;}
+    if(pts.size===1){const p=[...pts.values()][0];drag={x:p.x,y:p.y,vx:vb.x,vy:vb.y,touch:touching};}
+    else if(pts.size>=2){const t=two();pinch={...t,vb:{...vb}};}
+    view.classList.toggle('dragging',pts.size>0);
+  }
+  view.addEventListener('pointerdown',e=>{
+    if(e.pointerType==='mouse'&&e.button!==0){return;}
+    touching=e.pointerType==='touch';
+    pts.set(e.pointerId,{x:e.clientX,y:e.clientY});
+    try{view.setPointerCapture(e.pointerId);}catch(_){}
+    begin();
+  });
+  view.addEventListener('pointermove',e=>{
+    if(!pts.has(e.pointerId)||!vb){return;}
+    pts.set(e.pointerId,{x:e.clientX,y:e.clientY});
+    const s=vb.w/size.w;
+    if(drag){
+      if(e.clientX===drag.x&&e.clientY===drag.y){return;}
+      // One finger pans sideways only: up and down belong to the page.
+      touched=true;vb.x=drag.vx-(e.clientX-drag.x)*s;
+      if(!drag.touch){vb.y=drag.vy-(e.clientY-drag.y)*s;}
+      apply();
+    }else if(pinch){
+      touched=true;
+      const t=two(), r=view.getBoundingClientRect(), s0=pinch.vb.w/size.w;
+      const s1=Math.min(Math.max(s0*pinch.d/t.d,minScale()),maxScale());
+      const px=pinch.vb.x+(pinch.x-r.left)*s0, py=pinch.vb.y+(pinch.y-r.top)*s0;
+      vb={x:px-(t.x-r.left)*s1,y:py-(t.y-r.top)*s1,w:size.w*s1,h:size.h*s1};apply();
+    }
+  });
+  const up=e=>{if(pts.delete(e.pointerId)){begin();}};
+  view.addEventListener('pointerup',up);
+  // The browser took the gesture (a vertical swipe scrolls the page): undo what it moved.
+  view.addEventListener('pointercancel',e=>{
+    if(drag&&pts.size===1&&pts.has(e.pointerId)){vb.x=drag.vx;vb.y=drag.vy;apply();}
+    up(e);
+  });
+  view.addEventListener('dblclick',fit);
+
   document.getElementById('zin').onclick=()=>zoom(1/1.3,...mid());
   document.getElementById('zout').onclick=()=>zoom(1.3,...mid());
-  document.getElementById('fit').onclick=()=>{vb={...home};apply();};
-  apply();
+  document.getElementById('fit').onclick=fit;
+  document.addEventListener('keydown',e=>{
+    if(e.ctrlKey||e.metaKey||e.altKey){return;}
+    if(e.key==='+'||e.key==='='){zoom(1/1.3,...mid());}
+    else if(e.key==='-'||e.key==='_'){zoom(1.3,...mid());}
+    else if(e.key==='0'){fit();}
+  });
+  if(window.ResizeObserver){new ResizeObserver(measure).observe(view);}
+  window.addEventListener('resize',measure);
+  measure();
 })();
 </script></body></html>
 """
 
 
 def panzoom_page(svg: str) -> str:
-    """An HTML page showing ``svg`` (Graphviz output) with zoom and pan."""
+    """An HTML page showing ``svg`` (Graphviz output) with zoom and pan.
+
+    The page is self-contained: no fonts, scripts or styles from the network.
+    """
     body = svg[svg.index("<svg") :] if "<svg" in svg else svg  # drop the XML prolog and doctype
     return _PAGE.replace("__SVG__", body)
