@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,3 +90,47 @@ def test_cli_run_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], 
     code = main(["run", "--preset", "tiny", "--runs", "1", *args])
     err = capsys.readouterr().err
     assert code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_random_weights_are_said_to_mean_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--preset", "tiny", "--runs", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "weights           random (untrained): the top-5 below means nothing" in out
+    assert "top-5 of image 1: class " in out
+    assert main(["run", "--preset", "tiny", "--runs", "1", "--device", "cpu", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"] == "random (untrained)" and data["classes"] is None
+    assert all(entry["name"] is None for entry in data["top5"])
+
+
+def test_digits_with_weights_from_a_file_are_named_0_to_9(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "densenet-digits.safetensors"
+    path.write_bytes(rt.save_weights(build_model(TINY)))  # a 10-class network, as `densviz reuse` writes it
+    args = ["run", "--preset", "tiny", "--runs", "1", "--device", "cpu", "--weights", str(path), "--json"]
+    assert main([*args, "--image", "digits"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"] == "densenet-digits.safetensors" and data["classes"] == list("0123456789")
+    assert [entry["name"] for entry in data["top5"]] == [str(entry["class"]) for entry in data["top5"]]
+    assert main([*args, "--image", "flower"]) == 0  # not the digits: the classes are not known
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"] == "densenet-digits.safetensors" and data["classes"] is None
+    assert main([*args[:-1], "--image", "digits"]) == 0
+    out = capsys.readouterr().out
+    assert "weights           densenet-digits.safetensors\n" in out and "top-5 of image 1: class" not in out
+
+
+def test_a_file_that_names_its_classes_names_the_top5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    names = tuple(f"kind {i}" for i in range(10))
+    path = tmp_path / "named.safetensors"
+    path.write_bytes(rt.save_weights(build_model(TINY), classes=names))
+    assert main(["run", "--preset", "tiny", "--runs", "1", "--weights", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["classes"] == list(names) and data["top5"][0]["name"] == names[data["top5"][0]["class"]]
+
+
+def test_class_names_must_fit_the_network() -> None:
+    model, plan = rt.build_for_run(TINY, TINY_INPUT)
+    with pytest.raises(ValueError, match="3 class names for a network with 10 classes"):
+        rt.run_forward(
+            model, plan, rt.random_input(TINY_INPUT, 3), rt.RunOptions(device="cpu"), classes=("a", "b", "c")
+        )

@@ -94,3 +94,12 @@ def test_every_truncation_of_a_checkpoint_is_refused_in_words() -> None:
     for n in range(0, len(data), max(1, len(data) // 97)):
         with pytest.raises(rt.WeightsError):
             rt.load_weights(model, data[:n], "cut.pth")
+
+
+def test_a_safetensors_file_can_name_its_classes() -> None:
+    model = build_model(TINY)
+    named = rt.load_weights(build_model(TINY), rt.save_weights(model, classes=rt.DIGIT_CLASSES), "d.safetensors")
+    assert named.classes == tuple("0123456789")
+    assert rt.load_weights(build_model(TINY), rt.save_weights(model), "d.safetensors").classes is None
+    wrong_count = rt.save_weights(model, classes=("cat", "dog"))  # 2 names for 10 outputs: not believed
+    assert rt.load_weights(build_model(TINY), wrong_count, "d.safetensors").classes is None

@@ -52,46 +52,55 @@ def _run_options(args: argparse.Namespace) -> Any:
     )
 
 
+def _load_weights(
+    args: argparse.Namespace, model: Any, cfg: DenseNetConfig, say: Callable[[str], None]
+) -> tuple[str, tuple[str, ...] | None]:
+    """Load ``--weights`` into the model: (what the weights are, the class names where known).
+
+    The classes are named when the file names them, or when a 10-class network
+    classifies the digits with weights from a file (``densviz reuse`` trains on them).
+
+    Raises:
+        WeightsError: for a file that is not weights, or weights of another architecture.
+    """
+    from densviz.run import DIGIT_CLASSES, RANDOM_WEIGHTS, load_weights
+
+    if not args.weights:
+        return RANDOM_WEIGHTS, None
+    path = Path(args.weights)
+    report = load_weights(model, read_file(path, "weights"), path.name)
+    say(f"loaded {path.name} ({report.remapped} legacy keys renamed)" if report.remapped else f"loaded {path.name}")
+    if report.classes:
+        return path.name, report.classes
+    digits = (args.image or SETTINGS["image"].default) == "digits" and cfg.num_classes == len(DIGIT_CLASSES)
+    return path.name, DIGIT_CLASSES if digits else None
+
+
 def _load_input(
     args: argparse.Namespace, model: Any, cfg: DenseNetConfig, spec: InputSpec, say: Callable[[str], None]
-) -> Any:
-    """Load ``--weights`` into the model and return the ``--image`` batch.
+) -> tuple[Any, str, tuple[str, ...] | None]:
+    """Load ``--weights`` into the model and read the ``--image`` batch: (batch, weights, class names).
 
     Raises:
         ConfigError: for a file that is not an image or weights.
     """
-    from densviz.run import (
-        ImageError,
-        WeightsError,
-        load_image,
-        load_weights,
-        preprocess,
-        random_input,
-        sample_images,
-    )
+    from densviz.run import ImageError, WeightsError, load_image, preprocess, random_input, sample_images
 
     try:
-        if args.weights:
-            path = Path(args.weights)
-            report = load_weights(model, read_file(path, "weights"), path.name)
-            say(
-                f"loaded {path.name} ({report.remapped} legacy keys renamed)"
-                if report.remapped
-                else f"loaded {path.name}"
-            )
+        weights, classes = _load_weights(args, model, cfg, say)
         image = args.image or SETTINGS["image"].default
         if image == "random":
-            return random_input(spec, cfg.in_channels)
+            return random_input(spec, cfg.in_channels), weights, classes
         if image == "digits":
             from densviz.reuse import digit_batch
 
             x, labels = digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
             say(f"input: held-out digits {', '.join(map(str, labels[:8]))}{'…' if len(labels) > 8 else ''}")
-            return x
+            return x, weights, classes
         if image in sample_images():
-            return preprocess(sample_images()[image], spec, cfg.in_channels)
+            return preprocess(sample_images()[image], spec, cfg.in_channels), weights, classes
         path = Path(image)
-        return preprocess(load_image(read_file(path, "image")), spec, cfg.in_channels)
+        return preprocess(load_image(read_file(path, "image")), spec, cfg.in_channels), weights, classes
     except (ImageError, WeightsError) as err:
         raise ConfigError("file", "", "", message=str(err)[0].upper() + str(err)[1:]) from None
 
@@ -110,19 +119,25 @@ def _print_json(result: Any, plan: ArchitecturePlan, training: dict[str, int] | 
 
 
 def _print_text(result: Any, plan: ArchitecturePlan, training: dict[str, int] | None) -> int:
-    print(f"device            {result.device_name} ({result.device}), {result.threads} threads")
+    print(
+        f"device            {result.device_name} ({result.device}), {result.threads} thread{'s' if result.threads != 1 else ''}"
+    )
     print(
         f"settings          {result.precision.value}{', channels-last' if result.channels_last else ''}, batch {result.batch}, {len(result.latencies_ms)} timed runs"
     )
     print(f"latency           median {result.median_ms:.1f} ms, p90 {result.p90_ms:.1f} ms")
     print(f"throughput        {result.images_per_s:.1f} images/s")
     print(
-        f"compute           {result.gflops:.1f} GFLOP/s from the plan's MACs, {result.fraction_of_peak:.0%} of this device's {result.precision.value} matmul peak ({result.peak_gflops:.1f} GFLOP/s)"
+        f"compute           {result.gflops:.1f} GFLOP/s from the plan's MACs, {result.fraction_of_peak:.0%} of this device's {result.precision.value} peak of {result.peak_gflops:.1f} GFLOP/s"
     )
-    print(f"peak memory       {format_bytes(result.peak_memory_bytes)} ({result.memory_source})")
+    print(f"peak              {result.peak_source}")
+    print(f"peak memory       {format_bytes(result.peak_memory_bytes)} measured ({result.memory_source})")
+    print(f"                  {format_bytes(result.estimated_peak_memory_bytes)} estimated ({result.estimate_source})")
+    meaning = ": the top-5 below means nothing" if result.weights_random else ""
+    print(f"weights           {result.weights}{meaning}")
     print(
         f"output            {tuple(result.output_shape)}; top-5 of image 1: "
-        + ", ".join(f"class {c} {p:.1%}" for c, p in result.top5)
+        + ", ".join(f"{result.class_name(c)} {p:.1%}" for c, p in result.top5)
     )
     if training is not None:
         mem = plan.memory
@@ -153,11 +168,11 @@ def command(args: argparse.Namespace) -> int:
     model, plan = build_for_run(cfg, spec, budget(args))
 
     progress: Callable[[str], None] = (lambda _msg: None) if args.json else say
-    x = _load_input(args, model, cfg, spec, progress)
+    x, weights, classes = _load_input(args, model, cfg, spec, progress)
     where = choose_device(options.device)
     if slow := precision_note(where, options.precision):
         note(f"{options.precision.value} on {where} is {slow}.")
-    result = run_forward(model, plan, x, options, progress=progress)
+    result = run_forward(model, plan, x, options, progress=progress, weights=weights, classes=classes)
     training = training_step_peak(cfg, spec, result.device) if args.training_memory else None
     if args.json:
         return _print_json(result, plan, training)

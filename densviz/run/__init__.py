@@ -8,12 +8,15 @@ there. The modules:
   synchronize and precision-check helpers.
 - ``inputs``: ImageError, sample_images, load_image (safe decoding),
   preprocess, random_input, the image size limits.
-- ``memory``: peak memory while a block runs (CUDA's allocator, or sampled RSS).
-- ``timing``: RunOptions, ShapeCheck, RunResult, matmul_peak_gflops,
-  run_forward, build_for_run.
+- ``memory``: forward_peak_memory (one pass, by the device allocator's own
+  accounting), and peak memory while a block runs (CUDA's allocator, or sampled RSS).
+- ``peak``: DevicePeak, KernelRate, device_peak (the best of a large GEMM
+  and a channels-last 3×3 convolution, measured once per device, precision
+  and thread count), observe_rate (a faster run raises it).
+- ``timing``: RunOptions, ShapeCheck, RunResult, run_forward, build_for_run.
 - ``features``: FeatureMaps, capture_feature_maps, feature_grid.
 - ``weights``: WeightsError, LoadReport, load_weights, save_weights, the
-  weights size limit.
+  weights size limit, RANDOM_WEIGHTS, DIGIT_CLASSES.
 - ``training_step``: training_step_peak (each step in a fresh process).
 """
 
@@ -38,17 +41,31 @@ from densviz.run.inputs import (
     random_input,
     sample_images,
 )
-from densviz.run.timing import RunOptions, RunResult, ShapeCheck, build_for_run, matmul_peak_gflops, run_forward
+from densviz.run.memory import forward_peak_memory
+from densviz.run.peak import DevicePeak, KernelRate, device_peak, observe_rate
+from densviz.run.timing import RunOptions, RunResult, ShapeCheck, build_for_run, run_forward
 from densviz.run.training_step import training_step_peak
-from densviz.run.weights import MAX_WEIGHTS_BYTES, LoadReport, WeightsError, load_weights, save_weights
+from densviz.run.weights import (
+    DIGIT_CLASSES,
+    MAX_WEIGHTS_BYTES,
+    RANDOM_WEIGHTS,
+    LoadReport,
+    WeightsError,
+    load_weights,
+    save_weights,
+)
 
 __all__ = [
+    "DIGIT_CLASSES",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_WEIGHTS_BYTES",
+    "RANDOM_WEIGHTS",
     "DeviceInfo",
+    "DevicePeak",
     "FeatureMaps",
     "ImageError",
+    "KernelRate",
     "LoadReport",
     "Precision",
     "RunOptions",
@@ -60,10 +77,12 @@ __all__ = [
     "capture_feature_maps",
     "choose_device",
     "cpu_bf16_native",
+    "device_peak",
     "feature_grid",
+    "forward_peak_memory",
     "load_image",
     "load_weights",
-    "matmul_peak_gflops",
+    "observe_rate",
     "precision_note",
     "preprocess",
     "random_input",

@@ -1,4 +1,22 @@
-"""Peak memory while a block runs: CUDA's allocator, or this process's sampled resident memory."""
+"""Peak memory: of one forward pass by the allocator's own accounting; of a block by CUDA's allocator or sampled RSS.
+
+``forward_peak_memory`` measures what a forward pass allocates above what
+was allocated before it, by the allocator of the device it runs on, on one
+extra untimed pass, the same way on every run:
+
+- CPU: the profiler's record of every allocation and free
+  (``torch.profiler`` with ``profile_memory=True``), in time order, and the
+  peak of their running sum. The resident memory of the process is no
+  measure: once an earlier run has grown the heap, a later one reuses it and
+  reads a few KiB.
+- CUDA: ``torch.cuda.max_memory_allocated`` after resetting the peak.
+- MPS: ``torch.mps.current_allocated_memory`` read after every module's
+  forward (the profiler records no MPS allocations, and the allocator keeps
+  no peak).
+
+``peak_memory`` (a training step in a child process) keeps CUDA's allocator
+or the sampled resident memory.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +27,14 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
-__all__ = ["peak_memory", "rss_bytes"]
+from densviz.run.devices import Precision, autocast, synchronize
+
+__all__ = ["forward_peak_memory", "peak_memory", "rss_bytes"]
+
+_PROFILER_LOCK = threading.Lock()
+"""One profiler at a time in this process (the page serves sessions from threads)."""
 
 
 def rss_bytes() -> int:
@@ -69,3 +93,74 @@ def peak_memory(device: torch.device) -> AbstractContextManager[dict[str, Any]]:
     how it was measured.
     """
     return _cuda_peak(device) if device.type == "cuda" else _rss_peak()
+
+
+def _cpu_forward_peak(model: nn.Module, x: Tensor, precision: Precision) -> tuple[int, str]:
+    """The peak of the running sum of the CPU allocations and frees the profiler records during one pass."""
+    from torch.profiler import ProfilerActivity, profile
+
+    # Kineto reads its log level when the profiler first starts; above 5 it prints no "USDT: profiler_start" lines.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+    device = torch.device("cpu")
+    with _PROFILER_LOCK, torch.inference_mode(), autocast(device, precision):
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            model(x)
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    live = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        live += event.nbytes()  # an allocation is positive, a free negative
+        peak = max(peak, live)
+    return (
+        peak,
+        "CPU allocator as the profiler records it: the peak of allocations minus frees during one extra untimed pass",
+    )
+
+
+def _cuda_forward_peak(model: nn.Module, x: Tensor, device: torch.device, precision: Precision) -> tuple[int, str]:
+    """``torch.cuda.max_memory_allocated`` over one pass, above what was allocated before it."""
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    with torch.inference_mode(), autocast(device, precision):
+        model(x)
+    synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device) - base
+    return peak, "CUDA allocator (max_memory_allocated) during one extra untimed pass, above what was allocated before"
+
+
+def _mps_forward_peak(model: nn.Module, x: Tensor, device: torch.device, precision: Precision) -> tuple[int, str]:
+    """``torch.mps.current_allocated_memory`` read after every module's forward, above its level before the pass."""
+    base = torch.mps.current_allocated_memory()
+    peak = [0]
+
+    def sample(*_args: Any) -> None:
+        peak[0] = max(peak[0], torch.mps.current_allocated_memory() - base)
+
+    handles = [m.register_forward_hook(sample) for m in model.modules()]
+    try:
+        with torch.inference_mode(), autocast(device, precision):
+            model(x)
+        synchronize(device)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return peak[0], (
+        "MPS allocator (current_allocated_memory) read after every module of one extra untimed pass, "
+        "above what was allocated before"
+    )
+
+
+def forward_peak_memory(model: nn.Module, x: Tensor, device: torch.device, precision: Precision) -> tuple[int, str]:
+    """The peak memory one forward pass allocates, by the device's allocator, and how it was measured.
+
+    Runs one extra untimed pass (model and input already on ``device``), in
+    inference mode and the run's precision.
+
+    Returns:
+        (bytes above what was allocated before the pass, a sentence on how they were measured).
+    """
+    if device.type == "cuda":
+        return _cuda_forward_peak(model, x, device, precision)
+    if device.type == "mps":
+        return _mps_forward_peak(model, x, device, precision)
+    return _cpu_forward_peak(model, x, precision)

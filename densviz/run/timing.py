@@ -1,9 +1,11 @@
-"""The timed forward pass: run options, the result, the matrix-multiply peak, shape checks.
+"""The timed forward pass: run options, the result, shape checks.
 
 A run reports latency, throughput, the achieved GFLOP/s from the plan's MACs
-against this machine's measured matrix-multiply peak in the same precision,
-the peak memory, the output's top-5, and every module's measured output shape
-against the plan.
+against this device's peak in the same precision (the best of several
+measured kernels, or a faster earlier run: see ``densviz.run.peak``), the
+peak memory by the allocator's accounting beside the plan's estimate, the
+output's top-5 (named where the classes are known, with the weights it ran
+with), and every module's measured output shape against the plan.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import torch
@@ -25,7 +26,6 @@ from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.settings import SETTINGS
 from densviz.nn.model import DenseNet, build_model
 from densviz.run.devices import (
-    AUTOCAST_DTYPE,
     Precision,
     autocast,
     available_devices,
@@ -33,14 +33,15 @@ from densviz.run.devices import (
     choose_device,
     synchronize,
 )
-from densviz.run.memory import peak_memory
+from densviz.run.memory import forward_peak_memory
+from densviz.run.peak import device_peak, observe_rate
+from densviz.run.weights import RANDOM_WEIGHTS
 
 __all__ = [
     "RunOptions",
     "RunResult",
     "ShapeCheck",
     "build_for_run",
-    "matmul_peak_gflops",
     "run_forward",
 ]
 
@@ -57,7 +58,7 @@ class RunOptions:
         warmup: Untimed repetitions first.
         threads: CPU threads; ``None`` leaves torch's setting.
         max_seconds: Refuse, before running, a run estimated to take longer
-            (from the plan's MACs and a quarter of the device's matmul peak);
+            (from the plan's MACs and a quarter of the device's peak);
             ``None`` for no limit.
     """
 
@@ -105,11 +106,19 @@ class RunResult:
         p90_ms: 90th percentile.
         images_per_s: batch / median.
         gflops: Achieved GFLOP/s, from the plan's MACs (2 FLOPs each).
-        peak_gflops: This machine's matrix-multiply peak in the same precision.
-        peak_memory_bytes: Peak memory of the runs (see ``memory_source``).
-        memory_source: How the peak was measured.
+        peak_gflops: This device's peak in the same precision and threads:
+            the best of the measured kernels, or this or an earlier run's
+            rate where that was higher.
+        peak_source: How the peak was found, in words.
+        peak_memory_bytes: Peak memory of one pass (see ``memory_source``).
+        memory_source: How the peak memory was measured.
+        estimated_peak_memory_bytes: The plan's inference peak for this run
+            (activations in the run's precision).
+        estimate_source: What the estimate counts.
         output_shape: The logits' shape.
         top5: (class index, probability) of the first image's five best classes.
+        weights: What the model's weights are: ``random (untrained)`` or the file.
+        classes: The classes' names, where known (the digits ``0``–``9``).
         shapes: Each module's measured output shape next to the plan's.
     """
 
@@ -125,16 +134,37 @@ class RunResult:
     images_per_s: float
     gflops: float
     peak_gflops: float
+    peak_source: str
     peak_memory_bytes: int
     memory_source: str
+    estimated_peak_memory_bytes: int
+    estimate_source: str
     output_shape: tuple[int, ...]
     top5: tuple[tuple[int, float], ...]
-    shapes: tuple[ShapeCheck, ...] = field(repr=False)
+    weights: str = RANDOM_WEIGHTS
+    classes: tuple[str, ...] | None = None
+    shapes: tuple[ShapeCheck, ...] = field(default=(), repr=False)
 
     @property
     def fraction_of_peak(self) -> float:
-        """Achieved GFLOP/s over the matmul peak."""
-        return self.gflops / self.peak_gflops if self.peak_gflops else 0.0
+        """Achieved GFLOP/s over the device's peak: at most 1 (a faster run raises the peak)."""
+        return min(1.0, self.gflops / self.peak_gflops) if self.peak_gflops else 0.0
+
+    @property
+    def weights_random(self) -> bool:
+        """Whether the model ran with its random initial weights."""
+        return self.weights == RANDOM_WEIGHTS
+
+    @property
+    def top5_note(self) -> str | None:
+        """What the top-5 means when it means nothing: a sentence, or ``None``."""
+        if self.weights_random:
+            return "The weights are random (untrained): this ranking means nothing."
+        return None
+
+    def class_name(self, index: int) -> str:
+        """A class's name where the classes are known, else ``class N``."""
+        return self.classes[index] if self.classes else f"class {index}"
 
     @property
     def shapes_ok(self) -> bool:
@@ -156,46 +186,23 @@ class RunResult:
             "gflops": self.gflops,
             "peak_gflops": self.peak_gflops,
             "fraction_of_peak": self.fraction_of_peak,
+            "peak_source": self.peak_source,
             "peak_memory_bytes": self.peak_memory_bytes,
             "memory_source": self.memory_source,
+            "estimated_peak_memory_bytes": self.estimated_peak_memory_bytes,
+            "estimate_source": self.estimate_source,
             "output_shape": list(self.output_shape),
-            "top5": [{"class": c, "probability": p} for c, p in self.top5],
+            "weights": self.weights,
+            "classes": list(self.classes) if self.classes else None,
+            "top5": [
+                {"class": c, "name": self.classes[c] if self.classes else None, "probability": p} for c, p in self.top5
+            ],
             "shapes_verified": self.shapes_ok,
             "shape_mismatches": [
                 {"name": s.name, "planned": list(s.planned), "measured": s.measured} for s in self.shapes if not s.ok
             ],
             "latencies_ms": list(self.latencies_ms),
         }
-
-
-@lru_cache(maxsize=16)
-def matmul_peak_gflops(device: str, precision: Precision, threads: int, max_size: int = 2048) -> float:
-    """GFLOP/s of a large square matrix multiply on this device and precision (measured once).
-
-    The matrices grow until one product takes about 20 ms (or reach
-    ``max_size``), so that a slow precision is measured in a second, not minutes.
-    """
-    dev = torch.device(device)
-    dtype = torch.float32 if precision is Precision.FP32 else AUTOCAST_DTYPE[precision]
-    size = 256
-    while True:
-        a = torch.randn(size, size, device=dev).to(dtype)
-        b = torch.randn(size, size, device=dev).to(dtype)
-        a @ b  # warm-up
-        synchronize(dev)
-        start = time.perf_counter()
-        a @ b
-        synchronize(dev)
-        if time.perf_counter() - start >= 0.02 or size >= max_size:
-            break
-        size *= 2
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        a @ b
-        synchronize(dev)
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
 
 
 def _plan_shapes(plan: ArchitecturePlan) -> list[tuple[str, tuple[int, ...]]]:
@@ -215,10 +222,10 @@ def _check_time_budget(
     """Refuse, before anything runs, a run estimated to take longer than ``options.max_seconds``."""
     if options.max_seconds is None:
         return
-    peak_now = matmul_peak_gflops(str(device), options.precision, threads)
-    passes = options.runs + options.warmup + 1
+    peak_now = device_peak(str(device), options.precision, threads).gflops
+    passes = options.runs + options.warmup + 2  # and the shape check's and the memory's
     work = 2 * plan.totals.macs * batch * passes / 1e9  # GFLOP
-    estimate = work / (0.25 * peak_now)  # DenseNets reach a quarter to three quarters of the peak
+    estimate = work / (0.25 * peak_now)  # DenseNet-121 reaches 40% of the peak on a CPU core, small inputs less
     if estimate > options.max_seconds:
         raise ConfigError(
             "runs",
@@ -265,8 +272,8 @@ def _check_shapes(
 
 def _time_passes(
     model: nn.Module, x: Tensor, device: torch.device, options: RunOptions, say: Callable[[str], None]
-) -> tuple[list[float], Tensor, dict[str, Any]]:
-    """Warm up, then time ``options.runs`` passes: (latencies in ms, the last logits, the peak memory)."""
+) -> tuple[list[float], Tensor]:
+    """Warm up, then time ``options.runs`` passes: (latencies in ms, the last logits)."""
     say(f"warming up ({options.warmup} passes)")
     latencies: list[float] = []
     with torch.inference_mode(), autocast(device, options.precision):
@@ -274,13 +281,30 @@ def _time_passes(
             model(x)
         synchronize(device)
         say(f"timing {options.runs} passes")
-        with peak_memory(device) as mem:
-            for _ in range(options.runs):
-                start = time.perf_counter()
-                logits = model(x)
-                synchronize(device)
-                latencies.append((time.perf_counter() - start) * 1e3)
-    return latencies, logits, mem
+        for _ in range(options.runs):
+            start = time.perf_counter()
+            logits = model(x)
+            synchronize(device)
+            latencies.append((time.perf_counter() - start) * 1e3)
+    return latencies, logits
+
+
+def _memory_estimate(plan: ArchitecturePlan, precision: Precision) -> tuple[int, str]:
+    """The plan's inference peak in the run's precision, and what it counts."""
+    fp32 = plan.memory.inference_peak_bytes
+    what = "the plan's estimate: the float32 activations alive at once in a pass without autograd"
+    if precision is Precision.FP32:
+        return fp32, what
+    return fp32 // 2, f"{what}, halved: {precision.value} autocast keeps the activations in {precision.value}"
+
+
+def _classes(plan: ArchitecturePlan, classes: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The class names, checked against the network's classes."""
+    if classes is None:
+        return None
+    if len(classes) != plan.config.num_classes:
+        raise ValueError(f"{len(classes)} class names for a network with {plan.config.num_classes} classes")
+    return tuple(classes)
 
 
 def _percentile_90(latencies: list[float]) -> float:
@@ -302,31 +326,41 @@ def run_forward(
     x: Tensor,
     options: RunOptions,
     progress: Callable[[str], None] | None = None,
+    *,
+    weights: str = RANDOM_WEIGHTS,
+    classes: Sequence[str] | None = None,
 ) -> RunResult:
     """Time forward passes of ``model`` on ``x`` and check every output shape.
 
     Args:
         model: The built network (moved to the device here, put in eval mode).
-        plan: Its plan (for the MACs and the shapes).
+        plan: Its plan (for the MACs, the shapes and the memory estimate).
         x: Input, (N, C, H, W) on the CPU.
         options: Device, precision, memory format, runs.
         progress: Called with a short sentence before each step.
+        weights: What the model's weights are (a file's name), for the report.
+        classes: The classes' names where they are known, one per output.
     """
     say = progress or (lambda _msg: None)
+    names = _classes(plan, classes)
     device = choose_device(options.device)
     check_precision(device, options.precision)
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     threads = torch.get_num_threads()
+    say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
     _check_time_budget(plan, x.shape[0], options, device, threads)
     say(f"moving the model to {device}")
     model, x = _place(model, x, device, options.channels_last)
     say("checking every module's output shape")
     checks = _check_shapes(model, plan, x, device, options.precision)
-    latencies, logits, mem = _time_passes(model, x, device, options, say)
-    say("measuring this device's matrix-multiply peak")
-    peak = matmul_peak_gflops(str(device), options.precision, threads)
+    latencies, logits = _time_passes(model, x, device, options, say)
+    say("measuring the peak memory of one more pass")
+    memory, memory_source = forward_peak_memory(model, x, device, options.precision)
+    estimate, estimate_source = _memory_estimate(plan, options.precision)
     median = statistics.median(latencies)
+    gflops = 2 * plan.totals.macs * x.shape[0] / (median / 1e3) / 1e9
+    peak = observe_rate(str(device), options.precision, threads, gflops)
     name = next((d.name for d in available_devices() if torch.device(d.device) == device), str(device))
     return RunResult(
         device=str(device),
@@ -339,12 +373,17 @@ def run_forward(
         median_ms=median,
         p90_ms=_percentile_90(latencies),
         images_per_s=x.shape[0] / (median / 1e3),
-        gflops=2 * plan.totals.macs * x.shape[0] / (median / 1e3) / 1e9,
-        peak_gflops=peak,
-        peak_memory_bytes=int(mem["peak_bytes"]),
-        memory_source=str(mem["source"]),
+        gflops=gflops,
+        peak_gflops=peak.gflops,
+        peak_source=peak.source,
+        peak_memory_bytes=memory,
+        memory_source=memory_source,
+        estimated_peak_memory_bytes=estimate,
+        estimate_source=estimate_source,
         output_shape=tuple(logits.shape),
         top5=_top5(logits),
+        weights=weights,
+        classes=names,
         shapes=checks,
     )
 

@@ -1,9 +1,16 @@
-"""Weights I/O: read ``.pth`` and ``.safetensors`` files safely, report how they fit, save as safetensors."""
+"""Weights I/O: read ``.pth`` and ``.safetensors`` files safely, report how they fit, save as safetensors.
+
+A safetensors file may name its classes (metadata ``densviz.classes``, a JSON
+list of strings): ``save_weights(model, classes=DIGIT_CLASSES)`` writes it,
+``load_weights`` reads it back into ``LoadReport.classes``.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -13,10 +20,25 @@ from torch import Tensor, nn
 from densviz.core.units import format_bytes
 from densviz.nn.model import remap_legacy_keys
 
-__all__ = ["MAX_WEIGHTS_BYTES", "LoadReport", "WeightsError", "load_weights", "save_weights"]
+__all__ = [
+    "DIGIT_CLASSES",
+    "MAX_WEIGHTS_BYTES",
+    "RANDOM_WEIGHTS",
+    "LoadReport",
+    "WeightsError",
+    "load_weights",
+    "save_weights",
+]
 
 MAX_WEIGHTS_BYTES = 256 << 20  # DenseNet-264 in float32 is 127 MiB
 _PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+_CLASSES_KEY = "densviz.classes"
+
+RANDOM_WEIGHTS = "random (untrained)"
+"""What a run's weights are when no file was loaded."""
+
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+"""The classes of a network trained on the digits (``densviz reuse``, the Feature reuse view)."""
 
 
 class WeightsError(ValueError):
@@ -32,12 +54,14 @@ class LoadReport:
         unexpected: Keys the file has and the model lacks.
         mismatched: (key, shape in the file, shape in the model).
         remapped: Legacy keys renamed (``norm.1`` → ``norm1``).
+        classes: The classes' names the file carries, one per output, else ``None``.
     """
 
     missing: tuple[str, ...]
     unexpected: tuple[str, ...]
     mismatched: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]
     remapped: int
+    classes: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,6 +98,19 @@ def _read_safetensors(data: bytes) -> Mapping[str, Tensor]:
         return load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError, OverflowError) as err:
         raise WeightsError(f"the file is not a readable safetensors file ({str(err)[:200]}).") from None
+
+
+def _safetensors_classes(data: bytes) -> tuple[str, ...] | None:
+    """The class names in a safetensors file's metadata, if it carries a list of strings."""
+    try:
+        (length,) = struct.unpack("<Q", data[:8])
+        metadata = json.loads(data[8 : 8 + length]).get("__metadata__") or {}
+        classes = json.loads(metadata[_CLASSES_KEY])
+    except (struct.error, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    if isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes):
+        return tuple(classes)
+    return None
 
 
 def _unpickle(data: bytes) -> object:
@@ -147,15 +184,21 @@ def load_weights(model: nn.Module, data: bytes, filename: str) -> LoadReport:
         for k, v in renamed.items()
         if k in own and tuple(v.shape) != tuple(own[k].shape)
     )
-    report = LoadReport(missing, unexpected, mismatched, remapped)
+    classes = _safetensors_classes(data) if filename.lower().endswith(".safetensors") else None
+    outputs = own["classifier.weight"].shape[0] if "classifier.weight" in own else None
+    report = LoadReport(
+        missing, unexpected, mismatched, remapped, classes if classes and len(classes) == outputs else None
+    )
     if not report.ok:
         raise WeightsError(report.sentence())
     model.load_state_dict(renamed, strict=False)
     return report
 
 
-def save_weights(model: nn.Module) -> bytes:
-    """The model's state dict as safetensors bytes (no pickle)."""
+def save_weights(model: nn.Module, classes: Sequence[str] | None = None) -> bytes:
+    """The model's state dict as safetensors bytes (no pickle), naming its classes when given."""
     from safetensors.torch import save as save_safetensors
 
-    return bytes(save_safetensors({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
+    metadata = {_CLASSES_KEY: json.dumps(list(classes))} if classes else None
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return bytes(save_safetensors(tensors, metadata=metadata))

@@ -2,12 +2,15 @@
 
 The model is built per session when the user presses "Run" (their uploaded
 weights go into their own copy; nothing shared is changed) and kept in the
-session for the feature-map explorer and the weights download.
+session for the feature-map explorer and the weights download. What is shown
+carries the settings that produced it (device, precision, layout, batch,
+input, weights); results of other settings are marked as an earlier run's,
+and those of another network are not shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import streamlit as st
@@ -19,8 +22,10 @@ from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.settings import SETTINGS
 from densviz.core.units import format_bytes
 from densviz.run import (
+    DIGIT_CLASSES,
     MAX_IMAGE_BYTES,
     MAX_WEIGHTS_BYTES,
+    RANDOM_WEIGHTS,
     ImageError,
     Precision,
     RunOptions,
@@ -70,11 +75,36 @@ def _feature_layers(plan: ArchitecturePlan) -> list[str]:
 
 @dataclass(frozen=True)
 class _Weights:
-    """The weights a run loads: the file name, its bytes and how the page names them."""
+    """The weights a run loads: the file name, its bytes, how the page names them and their classes, if known."""
 
     name: str
     data: bytes
     label: str
+    classes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class _RunKey:
+    """The settings a run was made with: results on screen belong to these."""
+
+    config: DenseNetConfig
+    hw: tuple[int, int]
+    device: str
+    precision: str
+    channels_last: bool
+    batch: int
+    source: str
+    weights: str
+
+    def describe(self, device: str | None = None) -> str:
+        """The settings in words (the device as ``device`` says it, else by its id)."""
+        layout = "channels-last" if self.channels_last else "default layout (NCHW)"
+        return f"{device or self.device} · {self.precision} · {layout} · batch {self.batch} · input: {self.source} · weights: {self.weights}"
+
+    def changed(self, other: _RunKey) -> list[str]:
+        """The settings that differ from ``other``'s, by name."""
+        words = {"channels_last": "layout", "hw": "input size", "source": "input"}
+        return [words.get(f.name, f.name) for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 
 
 @dataclass(frozen=True)
@@ -94,8 +124,26 @@ def _weights(net: Network) -> _Weights | None:
         return _Weights(upload.name, upload.getvalue(), upload.name)
     trained = session.trained_weights()
     if trained is not None and trained.config == net.config:
-        return _Weights(trained.name, trained.data, trained.label)
+        digits = DIGIT_CLASSES if net.config.num_classes == len(DIGIT_CLASSES) else None  # trained on the digits
+        return _Weights(trained.name, trained.data, trained.label, digits)
     return None
+
+
+def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _RunKey:
+    """The key of a run with these settings, on the current network, input and weights."""
+    weights = _weights(net)
+    upload = st.session_state.get("forward_image")
+    said = f"upload {upload.name}" if source == "upload" and upload is not None else _SOURCE_LABELS[source]
+    return _RunKey(
+        net.config,
+        net.input.hw,
+        options.device,
+        options.precision.value,
+        options.channels_last,
+        batch,
+        said,
+        weights.label if weights else RANDOM_WEIGHTS,
+    )
 
 
 def _input(net: Network, spec: InputSpec, source: str) -> tuple[torch.Tensor, list[int] | None]:
@@ -120,38 +168,43 @@ def _picture(net: Network, spec: InputSpec, source: str) -> torch.Tensor:
     return preprocess(sample_images()[source], spec, cfg.in_channels)
 
 
-def _run(net: Network, options: RunOptions, batch: int, source: str) -> None:
+def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKey) -> None:
+    """Build, load and run; store the result under ``key``, or show why it failed (open, below the steps)."""
     spec = InputSpec(batch=batch, height=net.input.height, width=net.input.width)
+    failure: tuple[str, str] | None = None
     with st.status("Running the network…", expanded=True) as status:
         try:
             status.write("building the model")
             model, plan = build_for_run(net.config, spec)
-            weights = _weights(net)
+            weights, classes = _weights(net), None
             if weights is not None:
                 status.write(f"loading the {weights.label}")
-                load_weights(model, weights.data, weights.name)
+                report = load_weights(model, weights.data, weights.name)
+                classes = weights.classes or report.classes
             status.write("preparing the input")
             x, labels = _input(net, spec, source)
-            result = run_forward(model, plan, x, options, progress=status.write)
+            result = run_forward(model, plan, x, options, progress=status.write, weights=key.weights, classes=classes)
         except (ConfigError, ImageError, WeightsError) as err:
-            status.update(label="The run did not start", state="error")
-            st.error(str(err)[:1].upper() + str(err)[1:])
-            return
+            failure = ("The run did not start", str(err)[:1].upper() + str(err)[1:])
         except torch.OutOfMemoryError:
-            status.update(label="Out of memory", state="error")
-            st.error(f"{options.device} ran out of memory for batch {batch}; lower the batch or run on the CPU.")
-            return
-        status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
-    st.session_state["forward"] = {
-        "key": (net.config, spec.hw, weights.label if weights else None),
-        "result": result,
-        "model": model,
-        "input": x[:1],
-        "labels": labels,
-    }
+            failure = (
+                "Out of memory",
+                f"{options.device} ran out of memory for batch {batch}; lower the batch or run on the CPU.",
+            )
+        if failure is None:
+            status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
+        else:
+            status.update(label=failure[0], state="error", expanded=True)
+    if failure is not None:
+        st.session_state["forward_failed"] = key  # what is shown below is no longer the latest run with these settings
+        st.error(failure[1])
+        return
+    st.session_state.pop("forward_failed", None)
+    st.session_state["forward"] = {"key": key, "result": result, "model": model, "input": x[:1], "labels": labels}
 
 
-def _results(net: Network, result: RunResult, labels: list[int] | None) -> None:
+def _metrics(result: RunResult) -> None:
+    """Latency, throughput, compute, the fraction of the peak and the peak memory, with how each was found."""
     cols = st.columns(5)
     cols[0].metric(
         "Median latency",
@@ -163,13 +216,45 @@ def _results(net: Network, result: RunResult, labels: list[int] | None) -> None:
     cols[3].metric(
         "Of the device's peak",
         f"{result.fraction_of_peak:.0%}",
-        help=f"a large {result.precision.value} matrix multiply here reaches {result.peak_gflops:.1f} GFLOP/s",
+        help=f"{result.gflops:.1f} of {result.peak_gflops:.1f} GFLOP/s. The peak: {result.peak_source}.",
     )
-    cols[4].metric("Peak memory", format_bytes(result.peak_memory_bytes), help=result.memory_source)
-    settings = (
-        f"{result.precision.value}{', channels-last' if result.channels_last else ''}, {result.threads} thread(s)"
+    cols[4].metric(
+        "Peak memory",
+        format_bytes(result.peak_memory_bytes),
+        delta=f"{format_bytes(result.estimated_peak_memory_bytes)} estimated",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"Measured: {result.memory_source}. Estimated: {result.estimate_source}.",
     )
-    st.caption(f"{result.device_name} ({result.device}) · {settings} · output {tuple(result.output_shape)}")
+    st.caption(
+        f"Peak: {result.peak_gflops:.1f} GFLOP/s ({result.peak_source}). "
+        f"Peak memory: {format_bytes(result.peak_memory_bytes)} measured ({result.memory_source}); "
+        f"{format_bytes(result.estimated_peak_memory_bytes)} estimated ({result.estimate_source})."
+    )
+
+
+def _top5(result: RunResult, labels: list[int] | None) -> None:
+    """The first image's five best classes, named where the classes are known, and what they mean."""
+    st.markdown("**Top-5 of the first image**")
+    st.dataframe(
+        [{"class": result.classes[c] if result.classes else c, "probability": f"{p:.2%}"} for c, p in result.top5],
+        hide_index=True,
+        width="stretch",
+    )
+    if labels and result.top5:
+        said = result.classes[result.top5[0][0]] if result.classes else str(result.top5[0][0])
+        st.caption(
+            f"The first digit is a **{labels[0]}**; the network says {said}."
+            + ("" if said == str(labels[0]) else " (wrong)")
+        )
+    if result.top5_note:
+        st.caption(f":material/casino: {result.top5_note} Load a checkpoint for real predictions.")
+    elif not result.classes:
+        st.caption(f"Weights: {result.weights}. Classes by index: their names are not known here.")
+
+
+def _results(result: RunResult, labels: list[int] | None) -> None:
+    _metrics(result)
     if result.shapes_ok:
         st.success(
             f"Verified on {result.device}: all {len(result.shapes)} module outputs have the planned shape.",
@@ -182,18 +267,7 @@ def _results(net: Network, result: RunResult, labels: list[int] | None) -> None:
         )
     left, right = st.columns([1, 2])
     with left:
-        st.markdown("**Top-5 of the first image**")
-        st.dataframe(
-            [{"class": c, "probability": f"{p:.2%}"} for c, p in result.top5], hide_index=True, width="stretch"
-        )
-        if labels:
-            top1 = result.top5[0][0] if result.top5 else None
-            st.caption(
-                f"The first digit is a **{labels[0]}**; the network says {top1}."
-                + ("" if top1 == labels[0] else " (wrong)")
-            )
-        else:
-            st.caption("Random weights give near-uniform scores; load a checkpoint for real predictions.")
+        _top5(result, labels)
     with right, st.expander("Measured shapes, module by module"):
         st.dataframe(
             [
@@ -262,19 +336,12 @@ def _training(net: Network) -> None:
     saved: _TrainingStep | None = st.session_state.get("forward_training")
     if saved and (saved.config, saved.hw) == (net.config, spec.hw):
         measured, estimate = saved.measured, saved.estimate
+        rows = [
+            ("naive", measured["naive"], estimate.training_naive_bytes),
+            ("memory-efficient", measured["efficient"], estimate.training_efficient_bytes),
+        ]
         st.dataframe(
-            [
-                {
-                    "implementation": "naive",
-                    "measured": format_bytes(measured["naive"]),
-                    "estimated": format_bytes(estimate.training_naive_bytes),
-                },
-                {
-                    "implementation": "memory-efficient",
-                    "measured": format_bytes(measured["efficient"]),
-                    "estimated": format_bytes(estimate.training_efficient_bytes),
-                },
-            ],
+            [{"implementation": n, "measured": format_bytes(m), "estimated": format_bytes(e)} for n, m, e in rows],
             hide_index=True,
         )
         st.caption(
@@ -289,8 +356,8 @@ def device_select(where: Any, key: str) -> str:
     return str(where.selectbox("Device", list(names), key=key, format_func=names.__getitem__))
 
 
-def forward_view(net: Network) -> None:
-    """Run the current network for real, with its timings, shapes and feature maps."""
+def _controls(net: Network) -> tuple[RunOptions, int, str]:
+    """The run's controls: (options, batch, input source)."""
     cols = st.columns([1.6, 1, 1, 0.8, 0.8])
     device = device_select(cols[0], "forward_device")
     precisions = [p.value for p in supported_precisions(torch.device(device))]
@@ -327,33 +394,53 @@ def forward_view(net: Network) -> None:
     )
     if note := precision_note(torch.device(device), Precision(precision)):
         st.caption(f":material/warning: {precision} is {note}.")
-    if st.button("Run", type="primary", icon=":material/play_arrow:", key="forward_run"):
-        options = RunOptions(
-            device=device,
-            precision=Precision(precision),
-            channels_last=bool(channels_last),
-            runs=runs,
-            warmup=1,
-            threads=1,
-        )
-        _run(net, options, batch, source)
-    state = st.session_state.get("forward")
-    weights = _weights(net)
-    if weights is not None and st.session_state.get("forward_weights") is None:
-        st.caption(f":material/model_training: Runs load the {weights.label}.")
-    if state and state["key"] == (net.config, net.input.hw, weights.label if weights else None):
-        _results(net, state["result"], state.get("labels"))
-        _feature_maps(net, state)
-        st.download_button(
-            "Download these weights (.safetensors)",
-            data=lambda: save_weights(state["model"]),
-            file_name="densenet.safetensors",
-            mime="application/octet-stream",
-            on_click="ignore",
-        )
-    else:
+    options = RunOptions(
+        device=device, precision=Precision(precision), channels_last=bool(channels_last), runs=runs, warmup=1, threads=1
+    )
+    return options, batch, str(source)
+
+
+def _shown(net: Network, current: _RunKey) -> None:
+    """The stored run's results, under the settings that produced them; marked when they are not the current ones."""
+    state: dict[str, Any] = st.session_state.get("forward") or {}
+    stored = state.get("key")
+    if not isinstance(stored, _RunKey) or (stored.config, stored.hw) != (current.config, current.hw):
+        if isinstance(stored, _RunKey):
+            st.caption("The last run was of another network or input size, so its results are not shown.")
         st.caption(
             "Press Run to build this network and time it on the chosen device (one thread per request on a shared server)."
         )
+        return
+    result: RunResult = state["result"]
+    why = [f"since then the {', '.join(stored.changed(current))} changed"] if stored != current else []
+    if st.session_state.get("forward_failed") == current:
+        why.append("the latest run with the current settings did not finish")
+    if why:
+        st.warning(
+            f"Results of an earlier run with {stored.describe()}: {'; '.join(why)}. Press Run for the current settings.",
+            icon=":material/history:",
+        )
+    st.caption(f"Shown: the run on {stored.describe(f'{result.device_name} ({result.device})')}")
+    _results(result, state.get("labels"))
+    _feature_maps(net, state)
+    st.download_button(
+        "Download these weights (.safetensors)",
+        data=lambda: save_weights(state["model"], classes=result.classes),
+        file_name="densenet.safetensors",
+        mime="application/octet-stream",
+        on_click="ignore",
+    )
+
+
+def forward_view(net: Network) -> None:
+    """Run the current network for real, with its timings, shapes and feature maps."""
+    options, batch, source = _controls(net)
+    key = _run_key(net, options, batch, source)
+    if st.button("Run", type="primary", icon=":material/play_arrow:", key="forward_run"):
+        _run(net, options, batch, source, key)
+    weights = _weights(net)
+    if weights is not None and st.session_state.get("forward_weights") is None:
+        st.caption(f":material/model_training: Runs load the {weights.label}.")
+    _shown(net, key)
     st.divider()
     _training(net)
