@@ -81,6 +81,23 @@ class DenseNetConfig:
             set_(self, "num_init_features", min(2 * self.growth_rate, int(SETTINGS["num_init_features"].high or 0)))
         set_(self, "stem", Stem(self.stem))
         self._check_transitions()
+        self._check_some_input_fits()
+
+    def _check_some_input_fits(self) -> None:
+        """Refuse a network that no allowed input size can feed (each transition halves H and W)."""
+        largest = int(SETTINGS["height"].high or 0)
+        smallest = min_input_size(self)
+        if smallest > largest:
+            raise ConfigError(
+                "block_config",
+                self.block_config,
+                f"few enough blocks that an input of at most {largest:,} pixels reaches the last one",
+                message=(
+                    f"This network's {self.stem.value} stem and {self.num_transitions} transitions need an input of "
+                    f"at least {smallest:,}×{smallest:,} pixels, and the largest input allowed is {largest:,}×{largest:,}; "
+                    "use fewer blocks (or the CIFAR stem)."
+                ),
+            )
 
     def _check_transitions(self) -> None:
         channels = self.init_features

@@ -12,7 +12,7 @@ from densviz.export import ChartImageUnavailableError, chart_html, chart_images
 from densviz.reuse.figure5 import reuse_maps
 from densviz.reuse.report import WEIGHTS_FILE, caption, training_json
 from densviz.reuse.training import TrainResult
-from densviz.run import save_weights
+from densviz.run import DIGIT_CLASSES, save_weights
 
 __all__ = ["reuse_files"]
 
@@ -37,5 +37,5 @@ def reuse_files(result: TrainResult) -> tuple[dict[str, bytes], list[str]]:
         notes.append(str(err))
     files["reuse.html"] = chart_html(fig).encode()
     files["training.json"] = training_json(result, maps).encode()
-    files[WEIGHTS_FILE] = save_weights(result.model)
+    files[WEIGHTS_FILE] = save_weights(result.model, classes=DIGIT_CLASSES)
     return files, notes

@@ -15,6 +15,7 @@ from densviz.ui import cached, session, state
 from densviz.ui.panzoom import panzoom_page
 from densviz.ui.session import Key, Network
 from densviz.ui.state import CUSTOM, Pinned, pinned_from
+from densviz.ui.text import plain
 
 _METRICS: dict[str, tuple[str, Callable[[int], str]]] = {
     "params": ("Parameters", format_count),
@@ -94,7 +95,7 @@ def compare_view(net: Network) -> None:
     try:
         plan_a = cached.plan_for(pinned.config, pinned.input)
     except ConfigError as err:
-        st.error(f"Design A cannot be planned: {err}")
+        st.error(f"Design A cannot be planned: {plain(err)}")
         return
     plan_b = net.plan
     preset_b = str(st.session_state.get("preset", CUSTOM))

@@ -49,6 +49,7 @@ from densviz.run import (
 from densviz.ui import session
 from densviz.ui.controls import control
 from densviz.ui.session import Key, Network
+from densviz.ui.text import plain
 
 _SOURCES = ["china", "flower", "digits", "upload", "random"]
 _SOURCE_LABELS = {
@@ -197,7 +198,7 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
             status.update(label=failure[0], state="error", expanded=True)
     if failure is not None:
         st.session_state["forward_failed"] = key  # what is shown below is no longer the latest run with these settings
-        st.error(failure[1])
+        st.error(plain(failure[1]))
         return
     st.session_state.pop("forward_failed", None)
     st.session_state["forward"] = {"key": key, "result": result, "model": model, "input": x[:1], "labels": labels}
@@ -332,7 +333,7 @@ def _training(net: Network) -> None:
                     net.config, spec.hw, training_step_peak(net.config, spec), plan.memory
                 )
             except ConfigError as err:
-                st.error(str(err))
+                st.error(plain(err))
     saved: _TrainingStep | None = st.session_state.get("forward_training")
     if saved and (saved.config, saved.hw) == (net.config, spec.hw):
         measured, estimate = saved.measured, saved.estimate
@@ -417,10 +418,10 @@ def _shown(net: Network, current: _RunKey) -> None:
         why.append("the latest run with the current settings did not finish")
     if why:
         st.warning(
-            f"Results of an earlier run with {stored.describe()}: {'; '.join(why)}. Press Run for the current settings.",
+            f"Results of an earlier run with {plain(stored.describe())}: {'; '.join(why)}. Press Run for the current settings.",
             icon=":material/history:",
         )
-    st.caption(f"Shown: the run on {stored.describe(f'{result.device_name} ({result.device})')}")
+    st.caption(f"Shown: the run on {plain(stored.describe(f'{result.device_name} ({result.device})'))}")
     _results(result, state.get("labels"))
     _feature_maps(net, state)
     st.download_button(

@@ -17,6 +17,7 @@ from densviz.ui import cached, session, state, views
 from densviz.ui.controls import control
 from densviz.ui.session import Design, Key, Network, Shown
 from densviz.ui.state import CUSTOM, layers_key
+from densviz.ui.text import plain
 from densviz.ui.views import headline
 
 
@@ -258,13 +259,13 @@ def main() -> None:
 
     st.title("DenseNet feature-map growth")
     for warning in session.pop(Key.WARNINGS, []):
-        st.warning(f"From the link: {warning}", icon=":material/link_off:")
+        st.warning(f"From the link: {plain(warning)}", icon=":material/link_off:")
 
     try:
         cfg, spec = state.read_config(st.session_state)
         plan = cached.plan_for(cfg, spec)
     except ConfigError as err:
-        st.error(f"{err}", icon=":material/block:")
+        st.error(plain(err), icon=":material/block:")
         last = session.last_valid()
         if last is None:
             st.stop()

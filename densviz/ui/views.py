@@ -39,6 +39,7 @@ from densviz.ui.controls import control
 from densviz.ui.panzoom import panzoom_page
 from densviz.ui.session import GRAPH_KEYS, Key, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
+from densviz.ui.text import plain
 
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
 _GRAPHVIZ_CHART_EDGE_LIMIT = 600  # the browser's own layout froze the tab beyond ~1,200 edges
@@ -284,9 +285,9 @@ def export_view(net: Network) -> None:
         max_upload_size=MAX_UPLOAD_BYTES >> 20,  # in MB: the limit the uploader states is the one enforced
     )
     if error := session.pop(Key.UPLOAD_ERROR):  # next to the uploader that caused it
-        st.error(error, icon=":material/block:")
+        st.error(plain(error), icon=":material/block:")
     if note := session.pop(Key.UPLOAD_NOTE):
-        st.success(note, icon=":material/check:")
+        st.success(plain(note), icon=":material/check:")
 
 
 def _file_maker(
