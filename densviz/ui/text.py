@@ -6,9 +6,12 @@ import re
 
 __all__ = ["plain"]
 
-# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of
-# them also defeats Streamlit's own :directives: and bare-URL autolinks (http\:\/\/…).
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# The characters that open Markdown constructs which could link, fetch, hide or restyle:
+# links and images ([…](…), ![…](…)), Streamlit's :colour[…] directives, math ($…$), HTML,
+# emphasis and code. Backslash-escaping them (CommonMark) shows them as they are.
+_MARKUP = re.compile(r"([\\\[\]$<>*`~|])")
+# Bare URLs become links (GFM autolinks), :material/name: an icon: break the patterns.
+_AUTOLINK = re.compile(r"(?<=[A-Za-z]):(?=//)|(?<=www)\.|(?<![\\\w]):(?=[a-z_-]+/)", re.IGNORECASE)
 
 
 def plain(text: object) -> str:
@@ -16,6 +19,8 @@ def plain(text: object) -> str:
 
     A link (``[x](http://…)``), an image (``![x](…)``), emphasis, HTML, LaTeX
     (``$…$``), a bare URL or a ``:material/…:`` directive in user text stays
-    literal: nothing becomes clickable and nothing is fetched.
+    literal: nothing becomes clickable and nothing is fetched. Other text
+    (parentheses, colons, underscores inside words) is left as it is.
     """
-    return _PUNCTUATION.sub(r"\\\1", str(text))
+    escaped = _MARKUP.sub(r"\\\1", str(text))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(0), escaped)
