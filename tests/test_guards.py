@@ -78,3 +78,49 @@ def test_link_text_cannot_become_a_link_an_image_or_markup(key: str, value: str)
     user = value if key in ("growth_rate", "num_classes", "view", "stem") else key
     assert plain(show_value(user)) in bodies  # the user's text is all there, every markup character escaped
     assert plain("a [b](c) http://x www.y :material/z:") == "a \\[b\\](c) http\\://x www\\.y \\:material/z:"
+
+
+# --- training: the MAC cap bounds what is trained, and the step's memory is checked ------------
+
+
+def test_a_huge_stem_cannot_walk_around_the_training_mac_cap() -> None:
+    from densviz.reuse.variant import TRAIN_MACS_BUDGET, training_variant
+
+    cfg = parse_state(
+        {
+            "growth_rate": "8",
+            "num_init_features": "4096",
+            "compression": "1",
+            "bn_size": "0",
+            "block_config": "1,1,1,1,1,1,1",
+            "stem": "cifar",
+            "input_size": "64",
+        }
+    ).config
+    variant = training_variant(cfg)
+    assert variant.macs <= TRAIN_MACS_BUDGET  # was 94 G MACs: k ≤ 8 never stepped down, k₀ = 4096 survived
+    assert any("k₀ =" in change for change in variant.changes)
+
+
+def test_training_steps_over_the_memory_budget_are_refused_before_any_work() -> None:
+    from densviz.reuse import TrainOptions, check_training_memory, train, training_variant
+
+    cfg = parse_state({"growth_rate": "2", "bn_size": "0", "block_config": "256", "stem": "cifar"}).config
+    variant = training_variant(cfg)
+    check_training_memory(variant, 8)  # a small batch fits
+    with pytest.raises(ConfigError, match=r"One training step .* over the memory budget"):
+        check_training_memory(variant, 1437)
+    with pytest.raises(ConfigError, match="over the memory budget"):
+        train(variant, TrainOptions(batch_size=1437, epochs=1))
+
+
+def test_the_cli_refuses_such_a_training_run_with_one_sentence(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from densviz.cli import main
+
+    args = ["reuse", "--growth-rate", "2", "--bn-size", "0", "--block-config", "256", "--stem", "cifar"]
+    assert main([*args, "--batch-size", "1437", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "over the memory budget" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()  # refused before any work: not even the folder

@@ -24,13 +24,14 @@ def reuse_options(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     Raises:
         ConfigError: for any bad flag, with its sentence.
     """
-    from densviz.reuse import TrainOptions, training_variant
+    from densviz.reuse import TrainOptions, check_training_memory, training_variant
     from densviz.run import choose_device
 
     variant = training_variant(state(args).config)
     values = read_settings(args, TRAIN_SETTINGS)
     threads = values.pop("threads")
     options = TrainOptions(**values)
+    check_training_memory(variant, options.batch_size)  # the training step's estimate against the budget
     choose_device(options.device)  # an unknown device is refused before any work
     return variant, options, threads
 

@@ -23,7 +23,7 @@ from densviz.reuse.data import Digits, digit_batch, digits
 from densviz.reuse.figure5 import Reading, ReuseMap, mean_abs_by_source, readings, reuse_maps, source_slices
 from densviz.reuse.report import WEIGHTS_FILE, caption, run_command, training_json
 from densviz.reuse.training import TrainLog, TrainOptions, TrainResult, train
-from densviz.reuse.variant import DIGITS_SIZE, TRAIN_MACS_BUDGET, TrainVariant, training_variant
+from densviz.reuse.variant import DIGITS_SIZE, TRAIN_MACS_BUDGET, TrainVariant, check_training_memory, training_variant
 
 __all__ = [
     "DIGITS_SIZE",
@@ -37,6 +37,7 @@ __all__ = [
     "TrainResult",
     "TrainVariant",
     "caption",
+    "check_training_memory",
     "digit_batch",
     "digits",
     "mean_abs_by_source",

@@ -23,7 +23,7 @@ from densviz.core.config import DenseNetConfig
 from densviz.core.settings import SETTINGS
 from densviz.nn.model import DenseNet, build_model
 from densviz.reuse.data import digits, training_digits
-from densviz.reuse.variant import TrainVariant
+from densviz.reuse.variant import TrainVariant, check_training_memory
 from densviz.run import choose_device
 
 __all__ = ["EpochRecord", "TrainLog", "TrainOptions", "TrainResult", "train"]
@@ -300,8 +300,12 @@ def train(
 
     Returns:
         The trained model (on the CPU, eval mode) with its log and held-out accuracy.
+
+    Raises:
+        ConfigError: when one step would need more memory than the budget (before anything is allocated).
     """
     options = options or TrainOptions()
+    check_training_memory(variant, options.batch_size)  # every run, whoever started it
     device = choose_device(options.device)
     data = digits(variant.size, variant.config.in_channels)
     log = log if log is not None else TrainLog.for_run(options)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec, Stem, min_input_size
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import make_plan
+from densviz.core.units import format_bytes
 
 __all__ = [
     "DIGITS_CLASSES",
@@ -18,6 +20,7 @@ __all__ = [
     "MAX_TRAIN_SIZE",
     "TRAIN_MACS_BUDGET",
     "TrainVariant",
+    "check_training_memory",
     "training_variant",
 ]
 
@@ -74,7 +77,9 @@ def training_variant(cfg: DenseNetConfig, *, max_macs: int = TRAIN_MACS_BUDGET) 
     _check_upsampling(cfg, new)
     new, narrowed = _narrower(new, max_macs)
     new, shortened = _shorter(new, max_macs)
-    changes += narrowed + shortened
+    new, thinner = _thinner_stem(new, max_macs)
+    changes += narrowed + shortened + thinner
+    _check_cost(cfg, new, max_macs)
     size = _size_of(new)
     if size > DIGITS_SIZE:
         changes.append(f"digits upsampled to {size}×{size} so that every transition has pixels to pool")
@@ -138,6 +143,57 @@ def _narrower(cfg: DenseNetConfig, max_macs: int) -> tuple[DenseNetConfig, list[
         f"growth rate k = {new.growth_rate} instead of {cfg.growth_rate} (k₀ = {new.init_features}) "
         f"to train within a minute"
     ]
+
+
+def _thinner_stem(cfg: DenseNetConfig, max_macs: int) -> tuple[DenseNetConfig, list[str]]:
+    """Halve k₀ (down to 2k) while one image still costs more than ``max_macs``: a huge stem survives k and layers."""
+    new = cfg
+    while _cost(new) > max_macs and new.init_features > 2 * new.growth_rate:
+        try:
+            new = new.replace(num_init_features=max(2 * new.growth_rate, new.init_features // 2))
+        except ConfigError:  # at a tiny θ fewer channels can leave a transition none
+            break
+    if new.init_features == cfg.init_features:
+        return new, []
+    return new, [f"k₀ = {new.init_features} instead of {cfg.init_features} to train within a minute"]
+
+
+def _check_cost(cfg: DenseNetConfig, new: DenseNetConfig, max_macs: int) -> None:
+    """The MAC cap bounds the network actually trained: refuse one that no step brought under it."""
+    cost = _cost(new)
+    if cost > max_macs:
+        raise ConfigError(
+            "block_config",
+            cfg.block_config,
+            "",
+            message=(
+                f"Even cut down for the digits (k = {new.growth_rate}, k₀ = {new.init_features}, layers "
+                f"{','.join(map(str, new.block_config))}), this design costs {cost / 1e6:,.0f} M MACs per digit, "
+                f"over the {max_macs / 1e6:,.0f} M that keep training near a minute; lower the growth rate, "
+                "the initial features or the layers per block."
+            ),
+        )
+
+
+def check_training_memory(variant: TrainVariant, batch_size: int, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+    """Refuse a training run whose step would need more memory than the budget (the plan's estimate).
+
+    Raises:
+        ConfigError: naming the estimate, the batch and the budget.
+    """
+    spec = InputSpec.square(variant.size, batch=batch_size)
+    need = make_plan(variant.config, spec).memory.training_naive_bytes
+    if need > budget_bytes:
+        raise ConfigError(
+            "batch_size",
+            batch_size,
+            "",
+            message=(
+                f"One training step of this network at {batch_size} digits a step needs about {format_bytes(need)} "
+                f"(the plan's estimate), over the memory budget of {format_bytes(budget_bytes)}; lower the batch "
+                "size, the growth rate or the layers per block."
+            ),
+        )
 
 
 def _shorter(cfg: DenseNetConfig, max_macs: int) -> tuple[DenseNetConfig, list[str]]:
