@@ -124,3 +124,125 @@ def test_the_cli_refuses_such_a_training_run_with_one_sentence(
     err = capsys.readouterr().err
     assert "over the memory budget" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()  # refused before any work: not even the folder
+
+
+# --- the command line: destinations, special files, failing helpers ---------------------------
+
+
+def _one_sentence(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.startswith("densviz: error:")]
+    assert "Traceback" not in err and len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["summary", "--preset", "tiny", "--budget", "1e300T"], "larger than any machine's memory"),
+        (["compare", "--a", "tiny", "--b", "tiny", "--budget", "1e300T"], "larger than any machine's memory"),
+        (["summary", "--preset", "tiny", "--budget", "100000T"], "more than this machine's memory"),
+        (["export", "--preset", "tiny", "--formats", "csv", "--out", "/dev/full"], "is not a folder"),
+        (["export", "--preset", "tiny", "--formats", "csv", "--out", ""], "--out is empty"),
+        (["export", "--preset", "tiny", "--formats", "csv", "--out", "/proc/self/x"], "Cannot write into the folder"),
+        (["export", "--preset", "tiny", "--formats", "csv", "--out", "/tmp/" + "a" * 300], "over 255"),
+        (["run", "--preset", "tiny", "--image", "/dev/zero"], "is not a regular file"),
+        (["run", "--preset", "tiny", "--weights", "/dev/urandom"], "is not a regular file"),
+        (["run", "--preset", "tiny", "--growth-rate", "٣"], "growth_rate must be an integer"),
+        (["run", "--preset", "tiny", "--growth-rate", "１２"], "growth_rate must be an integer"),
+    ],
+)
+def test_bad_destinations_and_inputs_get_one_sentence_and_exit_2(
+    flags: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from densviz.cli import main
+
+    assert main(flags) == 2
+    assert fragment in _one_sentence(capsys)
+
+
+def test_special_and_huge_input_files_are_refused_before_a_byte_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from densviz.cli import main
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # reading it would block for ever
+    assert main(["run", "--preset", "tiny", "--image", str(fifo)]) == 2
+    assert "is not a regular file" in _one_sentence(capsys)
+    sparse = tmp_path / "huge.pth"
+    with open(sparse, "wb") as f:
+        f.truncate(30 << 30)  # 30 GiB of holes: was read whole (MemoryError at 5 GB)
+    assert main(["run", "--preset", "tiny", "--weights", str(sparse)]) == 2
+    assert "30.0 GiB; at most 256 MiB" in _one_sentence(capsys)
+    existing = tmp_path / "afile"
+    existing.write_text("x")
+    assert main(["export", "--preset", "tiny", "--formats", "csv", "--out", str(existing)]) == 2
+    assert existing.read_text() == "x"
+
+
+def test_a_full_disk_leaves_no_half_written_file_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from densviz.cli import main
+    from densviz.core import files
+
+    real_fdopen = os.fdopen
+
+    def full_after(limit: int):  # type: ignore[no-untyped-def]
+        class Full:
+            def __init__(self, fd: int) -> None:
+                self.f = real_fdopen(fd, "wb")
+
+            def __enter__(self):  # type: ignore[no-untyped-def]
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.f.close()
+
+            def write(self, data: bytes) -> int:
+                self.f.write(data[:limit])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            def flush(self) -> None: ...
+
+            def fileno(self) -> int:
+                return self.f.fileno()
+
+        return lambda fd, mode: Full(fd)
+
+    monkeypatch.setattr(files.os, "fdopen", full_after(1000))
+    out = tmp_path / "out"
+    assert main(["export", "--preset", "tiny", "--formats", "csv,json", "--out", str(out)]) == 1
+    assert "No space left on device" in _one_sentence(capsys)
+    assert sorted(p.name for p in out.iterdir()) == []  # no truncated layers.csv, no .part left behind
+
+
+def test_a_dot_that_fails_is_a_sentence_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from densviz.cli import main
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text("#!/bin/sh\necho 'dot: crashed' >&2\nexit 1\n")
+    (fake / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    code = main(["export", "--preset", "tiny", "--formats", "svg", "--out", str(tmp_path / "o")])
+    sentence = _one_sentence(capsys)
+    assert code == 1 and "dot" in sentence
+    assert not list((tmp_path / "o").glob("*.svg"))
+
+
+def test_config_json_is_strict_about_types_and_repeats() -> None:
+    from densviz.core.config import state_from_json
+
+    with pytest.raises(ConfigError, match="in_channels must be 3 \\(RGB\\) or 1 \\(grey\\); got 3.0"):
+        state_from_json(b'{"config": {"in_channels": 3.0}}')  # was accepted, then float parameter counts
+    with pytest.raises(ConfigError, match="growth_rate is given twice"):
+        state_from_json(b'{"config": {"growth_rate": 12, "growth_rate": 24}}')

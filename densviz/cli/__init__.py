@@ -26,6 +26,7 @@ from densviz.cli import compare, export, presets, reuse, run, summary, verify
 from densviz.cli.flags import Parser
 from densviz.cli.reuse import reuse_options
 from densviz.core.config import ConfigError
+from densviz.core.errors import SurroundingsError
 
 __all__ = ["build_parser", "main", "reuse_options"]
 
@@ -49,12 +50,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except ConfigError as err:
+    except ConfigError as err:  # bad input: the flag, the value, what is allowed
         print(f"densviz: error: {err}", file=sys.stderr)
         return 2
+    except SurroundingsError as err:  # the machine failed: a full disk, a helper program that crashed
+        print(f"densviz: error: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # e.g. `densviz summary | head`
         sys.stderr.close()
         return 0
+    except (MemoryError, RuntimeError) as err:
+        if not isinstance(err, MemoryError) and "memory" not in str(err).lower():
+            raise
+        print(f"densviz: error: {_out_of_memory(argv)}", file=sys.stderr)
+        return 1
+
+
+def _out_of_memory(argv: Sequence[str] | None) -> str:
+    """The sentence for an allocation that failed, naming the settings that asked for it."""
+    given = " ".join(argv if argv is not None else sys.argv[1:])
+    return (
+        f"This machine ran out of memory for `densviz {given}`; lower the batch, the input size, "
+        "the growth rate or the layers per block (or the --budget)."
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ its flags here, so a setting is refused with the same sentence everywhere.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -129,9 +130,26 @@ def budget(args: argparse.Namespace) -> int:
         ConfigError: when it is not a size.
     """
     try:
-        return parse_bytes(args.budget)
+        size = parse_bytes(args.budget)
     except ValueError as err:
         raise ConfigError("budget", args.budget, "a size such as 4GiB or 512MiB", message=f"--budget: {err}.") from None
+    memory = _machine_memory()
+    if memory is not None and size > memory:
+        raise ConfigError(
+            "budget",
+            args.budget,
+            "",
+            message=f"--budget {args.budget} is more than this machine's memory ({format_bytes(memory)}); give at most that.",
+        )
+    return size
+
+
+def _machine_memory() -> int | None:
+    """This machine's physical memory, where the system says it."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def guarded_plan(args: argparse.Namespace) -> ArchitecturePlan:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from densviz.cli.flags import add_config_flags, add_setting_flags, read_settings, state
 from densviz.cli.output import note, text_table
-from densviz.core.config import ConfigError
+from densviz.core.files import prepare_output_dir, write_atomic
 from densviz.core.settings import SETTINGS, Group, in_group
 
 __all__ = ["command", "register", "reuse_options"]
@@ -46,11 +45,7 @@ def command(args: argparse.Namespace) -> int:
     variant, options, threads = reuse_options(args)
     if threads is not None:
         torch.set_num_threads(threads)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError("out", str(out), "", message=f"cannot create the folder {out}: {err.strerror}.") from None
+    out = prepare_output_dir(args.out)  # before training: a folder nothing can be written to is refused now
     for change in variant.changes:
         print(f"densviz: trained with {change}.", file=sys.stderr)
     reported = [0]
@@ -69,7 +64,7 @@ def command(args: argparse.Namespace) -> int:
     on_step(result.log)
     files, notes = reuse_files(result)
     for name, data in files.items():
-        (out / name).write_bytes(data)
+        write_atomic(out / name, data)
     for text in notes:
         note(text)
     t90 = result.time_to(0.9)

@@ -12,6 +12,7 @@ from typing import Any
 from densviz.cli.flags import add_config_flags, add_setting_flags, budget, read_settings, state
 from densviz.cli.output import note, say
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.files import read_input_file
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Group, in_group
 from densviz.core.units import format_bytes
@@ -20,15 +21,14 @@ __all__ = ["command", "read_file", "register"]
 
 
 def read_file(path: Path, what: str) -> bytes:
-    """The bytes of a file named by a flag.
+    """The bytes of a file named by a flag: a regular file within its size limit, checked before a byte is read.
 
     Raises:
-        ConfigError: with a sentence, when it cannot be read.
+        ConfigError: with a sentence, when it is not such a file or cannot be read.
     """
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise ConfigError(what, str(path), "", message=f"cannot read the {what} file {path}: {err.strerror}.") from None
+    from densviz.run import MAX_IMAGE_BYTES, MAX_WEIGHTS_BYTES
+
+    return read_input_file(path, what, MAX_WEIGHTS_BYTES if what == "weights" else MAX_IMAGE_BYTES)
 
 
 RUN_SETTINGS = tuple(s for s in in_group(Group.FORWARD) if s.flag)

@@ -279,6 +279,16 @@ def state_to_json(cfg: DenseNetConfig, spec: InputSpec) -> str:
     return json.dumps({"config": cfg.to_dict(), "input": spec.to_dict()}, indent=2) + "\n"
 
 
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (JSON parsers otherwise keep the last one silently)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError(key, value, "given once", message=f"{key} is given twice in the file; give it once.")
+        seen[key] = value
+    return seen
+
+
 def state_from_json(text: str | bytes) -> tuple[DenseNetConfig, InputSpec]:
     """Read a config JSON document.
 
@@ -289,7 +299,9 @@ def state_from_json(text: str | bytes) -> tuple[DenseNetConfig, InputSpec]:
         ConfigError: for text that is not JSON, or settings that are invalid.
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_repeats)
+    except ConfigError:
+        raise
     except (ValueError, RecursionError) as err:
         raise ConfigError("json", "", "", message=f"the file is not valid JSON ({err}).") from None
     if not isinstance(data, dict):

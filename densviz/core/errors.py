@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "show_value"]
+__all__ = ["ConfigError", "SurroundingsError", "show_value"]
 
 
 class ConfigError(ValueError):
@@ -32,3 +32,10 @@ def show_value(value: Any) -> str:
     else:
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class SurroundingsError(RuntimeError):
+    """The machine failed the work (a full disk, a helper program that crashed), not the user's input.
+
+    The command line exits 1 with its sentence (bad input exits 2).
+    """

@@ -70,9 +70,9 @@ _LINKED = frozenset({Group.START, Group.ARCHITECTURE, Group.INPUT, Group.GRAPH})
 """The groups whose settings a link (the query string) carries."""
 _WIDGET_OF_KIND = {Kind.BOOL: Widget.TOGGLE, Kind.CHOICE: Widget.SEGMENTED}
 
-_INT_RE = re.compile(r"^[+-]?\d{1,12}$")
-_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$")
-_SIZE_RE = re.compile(r"^(\d{1,6})(?:\s*[x×X*,]\s*(\d{1,6}))?$")
+_INT_RE = re.compile(r"^[+-]?[0-9]{1,12}$")  # ASCII digits only: int() also reads ٣ and １２
+_FLOAT_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?$")
+_SIZE_RE = re.compile(r"^([0-9]{1,6})(?:\s*[x×X*,]\s*([0-9]{1,6}))?$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _NONE_WORDS = frozenset({"", "auto", "none"})

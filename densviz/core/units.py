@@ -63,4 +63,7 @@ def parse_bytes(text: str) -> int:
         raise ValueError(f"{text!r} is not a size such as 4GiB or 512MiB") from None
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{text!r} is not a non-negative finite size")
-    return int(value * units[unit])
+    size = value * units[unit]
+    if size >= 2**63:  # 1e300T: no machine has it, and int() of it would overflow downstream
+        raise ValueError(f"{text!r} is larger than any machine's memory")
+    return int(size)

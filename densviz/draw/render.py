@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import graphviz
 
+from densviz.core.errors import SurroundingsError
 from densviz.core.plan import ArchitecturePlan
 from densviz.draw.graph import ConcatGraph, Detail, Node, NodeKind, build_graph
 from densviz.draw.options import GraphOptions
@@ -52,7 +53,7 @@ class GraphFormat(StrEnum):
     PDF = "pdf"
 
 
-class RenderError(RuntimeError):
+class RenderError(SurroundingsError):
     """``dot`` failed; the message says why in a sentence."""
 
 

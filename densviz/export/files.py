@@ -13,6 +13,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from densviz.core.config import state_to_json
+from densviz.core.files import prepare_output_dir, write_atomic
 from densviz.core.plan import ArchitecturePlan
 from densviz.draw.charts import CHARTS, ChartKind
 from densviz.draw.options import GraphOptions
@@ -130,13 +131,13 @@ def _write(out: Path, payload: dict[str, bytes], name: str, want_zip: bool, zip_
             for filename, data in payload.items():
                 zf.writestr(zipfile.ZipInfo(f"{name}/{filename}", date_time=(2017, 7, 21, 0, 0, 0)), data)
         path = out / f"{name}.zip"
-        path.write_bytes(buf.getvalue())
+        write_atomic(path, buf.getvalue())
         written.append(path)
         if zip_only:
             return written
     for filename, data in payload.items():
         path = out / filename
-        path.write_bytes(data)
+        write_atomic(path, data)
         written.append(path)
     return written
 
@@ -178,8 +179,7 @@ def export(
     want_zip = ExportFormat.ZIP in fmts
     zip_only = set(fmts) == {ExportFormat.ZIP}
     fmts = [f for f in fmts if f is not ExportFormat.ZIP] or (list(DEFAULT_FORMATS) if want_zip else [])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(out_dir)  # before any work
     result = ExportResult()
     say = progress or (lambda _msg: None)
 
