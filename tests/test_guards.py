@@ -242,7 +242,7 @@ def test_a_dot_that_fails_is_a_sentence_and_exit_1(
 def test_config_json_is_strict_about_types_and_repeats() -> None:
     from densviz.core.config import state_from_json
 
-    with pytest.raises(ConfigError, match="in_channels must be 3 \\(RGB\\) or 1 \\(grey\\); got 3.0"):
+    with pytest.raises(ConfigError, match=re.escape("in_channels must be 3 (RGB) or 1 (grey); got 3.0")):
         state_from_json(b'{"config": {"in_channels": 3.0}}')  # was accepted, then float parameter counts
     with pytest.raises(ConfigError, match="growth_rate is given twice"):
         state_from_json(b'{"config": {"growth_rate": 12, "growth_rate": 24}}')
