@@ -11,6 +11,7 @@ import torch
 
 from densviz.core.config import DenseNetConfig, Stem
 from densviz.draw.charts.figure5 import reuse_figure
+from densviz.draw.charts.style import SUBPLOT_TITLE_PX, TITLE_CHARS, title_margin
 from densviz.nn.model import DenseNet
 from densviz.reuse.figure5 import ReuseMap, mean_abs_by_source, readings, reuse_maps, source_slices
 
@@ -109,6 +110,12 @@ def test_figure_has_a_panel_per_block_with_the_last_column_outlined() -> None:
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
     assert [(r.x0, r.x1) for r in rects[:2]] == [(2.5, 3.5), (1.5, 2.5)]
     assert fig.layout.coloraxis.cmax == 1.0 and fig.layout.coloraxis.cmin < 1.0
+    # the title fits a phone on one line, the wrapped subtitle and the panels' titles have room under it
+    title, *subtitle = fig.layout.title.text.split("<br>")
+    assert len(title) <= TITLE_CHARS and fig.layout.title.yref == "container"
+    assert subtitle[-1].endswith(" · subtitle</sup>") and fig.layout.showlegend is False
+    what = " ".join(line.removeprefix("<sup>").removesuffix("</sup>") for line in subtitle)
+    assert fig.layout.margin.t >= title_margin(title, what) + SUBPLOT_TITLE_PX
 
 
 def test_reuse_maps_hold_plain_numpy_arrays_for_the_figure() -> None:

@@ -19,6 +19,7 @@ import torch
 
 from densviz.core.config import ConfigError, InputSpec
 from densviz.draw.charts.figure5 import reuse_figure
+from densviz.draw.charts.training import training_figure
 from densviz.reuse import (
     WEIGHTS_FILE,
     TrainLog,
@@ -65,6 +66,8 @@ class TrainingService:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densviz-train")
+        self._lock = threading.Lock()
+        self._queued: list[TrainJob] = []  # started here and not yet ended, in order
 
     def start(self, variant: TrainVariant, options: TrainOptions) -> TrainJob:
         """Queue a run; its log fills as it trains."""
@@ -72,8 +75,16 @@ class TrainingService:
         # time in the worker while the script imports plotly, pandas was seen half-initialised.
         digits(variant.size, variant.config.in_channels)
         job = TrainJob(variant, options, TrainLog.for_run(options))
-        job.future = self._pool.submit(_train, job)
+        with self._lock:
+            self._queued.append(job)
+            job.future = self._pool.submit(_train, job)
         return job
+
+    def runs_ahead(self, job: TrainJob) -> int:
+        """How many runs started before ``job`` have not ended: while any has, ``job`` waits for the thread."""
+        with self._lock:
+            self._queued = [j for j in self._queued if j.future is None or not j.future.done()]
+            return next((i for i, queued in enumerate(self._queued) if queued is job), 0)
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)
@@ -82,53 +93,24 @@ def training_service() -> TrainingService:
     return TrainingService()
 
 
-def curve_figure(log: TrainLog, title: str = "Training") -> go.Figure:
-    """Loss per step and held-out accuracy per epoch, against seconds."""
-    losses = list(log.losses)
-    epochs = list(log.epochs)
-    fig = go.Figure(
-        [
-            go.Scatter(
-                x=[s for _, s, _ in losses],
-                y=[v for _, _, v in losses],
-                name="training loss (per step)",
-                mode="lines",
-                line={"color": "#4E79A7", "width": 1.5},
-                hovertemplate="%{x:.1f} s · loss %{y:.3f}<extra></extra>",
-            ),
-            go.Scatter(
-                x=[e.seconds for e in epochs],
-                y=[e.test_accuracy for e in epochs],
-                name="held-out accuracy (per epoch)",
-                mode="lines+markers",
-                yaxis="y2",
-                line={"color": "#E15759", "width": 2},
-                hovertemplate="epoch %{customdata}: %{y:.1%} at %{x:.1f} s<extra></extra>",
-                customdata=[e.epoch for e in epochs],
-            ),
-        ]
-    )
-    fig.update_layout(
-        template="plotly_white",
-        title={"text": title, "x": 0.01, "xanchor": "left"},
-        height=300,
-        margin={"l": 60, "r": 60, "t": 50, "b": 40},
-        xaxis={"title": "seconds", "rangemode": "tozero"},
-        yaxis={"title": "cross-entropy loss", "rangemode": "tozero"},
-        yaxis2={"title": "held-out accuracy", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"},
-        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
-    )
-    return fig
-
-
-def _progress_text(log: TrainLog, options: TrainOptions) -> str:
+def _progress_text(log: TrainLog, options: TrainOptions, ahead: int) -> str:
+    """The progress bar's line: what the run is doing, ``ahead`` the runs queued before it that have not ended."""
     if not log.losses:
-        return "waiting to start (another training run is ahead of this one)…"
+        if ahead == 1:
+            return "waiting to start (another training run is ahead of this one)…"
+        if ahead > 1:
+            return f"waiting to start ({ahead} other training runs are ahead of this one)…"
+        return "starting… (building the model, loading the digits)"
     step, seconds, loss = log.losses[-1]
     last = log.epochs[-1] if log.epochs else None
     acc = f" · held-out accuracy {last.test_accuracy:.1%} after epoch {last.epoch}" if last else ""
     limit = f" of {options.max_seconds:.0f} s" if options.max_seconds else ""
     return f"step {step}/{log.total_steps} · {seconds:.1f} s{limit} · loss {loss:.3f}{acc}"
+
+
+def _curve(log: TrainLog, title: str = "Training") -> go.Figure:
+    """The loss and accuracy chart of a run's log so far (copies of its lists: the run may be appending)."""
+    return training_figure(list(log.losses), list(log.epochs), title)
 
 
 def _finish(job: TrainJob) -> None:
@@ -157,14 +139,15 @@ def _watch(job: TrainJob) -> None:
     that ends the polling can swallow a click made at that moment.
     """
     assert job.future is not None
-    bar = st.progress(0.0, text=_progress_text(job.log, job.options))
+    service = training_service()
+    bar = st.progress(0.0, text=_progress_text(job.log, job.options, service.runs_ahead(job)))
     st.button("Stop", icon=":material/stop:", key="reuse_stop", on_click=job.stop.set, disabled=job.stop.is_set())
     chart = st.empty()
     frame = 0
     while not job.future.done():
         frame += 1
-        bar.progress(job.log.fraction, text=_progress_text(job.log, job.options))
-        chart.plotly_chart(curve_figure(job.log, "Training (live)"), width="stretch", key=f"reuse_live_{frame}")
+        bar.progress(job.log.fraction, text=_progress_text(job.log, job.options, service.runs_ahead(job)))
+        chart.plotly_chart(_curve(job.log, "Training (live)"), width="stretch", key=f"reuse_live_{frame}")
         wait([job.future], timeout=0.5)  # wakes at the end, or after 0.5 s
     _finish(job)
     st.rerun()
@@ -237,7 +220,7 @@ def _results(saved: dict[str, Any]) -> None:
             "so the contrasts are fainter than the paper's; more epochs sharpen them."
         )
     with right:
-        st.plotly_chart(curve_figure(result.log), width="stretch", key="reuse_curve")
+        st.plotly_chart(_curve(result.log), width="stretch", key="reuse_curve")
     buttons = st.columns(3)
     buttons[0].download_button(
         "Weights (.safetensors)",

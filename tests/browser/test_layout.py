@@ -99,7 +99,7 @@ def _open(p: Any, size: str) -> Any:
 def _settle(page: Any) -> None:
     """Wait until the script run ended and the page stopped changing."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')"
+        '() => !document.querySelector(\'[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]\')'
     )
     page.wait_for_timeout(700)
 
@@ -152,7 +152,7 @@ def test_the_wheel_scrolls_the_page_and_ctrl_wheel_zooms_the_graph(server: str) 
         assert box is not None
         svg = frame.locator("svg").first
         view_box = svg.get_attribute("viewBox")
-        scrolled = 'document.querySelector(\'[data-testid="stMain"]\').scrollTop'
+        scrolled = "document.querySelector('[data-testid=\"stMain\"]').scrollTop"
         before = page.evaluate(scrolled)
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + min(box["height"] / 2, 300))
         page.mouse.wheel(0, 300)

@@ -7,14 +7,19 @@ and carries the full module path and shape in its hover text.
 Which file holds what:
 
 * ``style``: what every chart shares: frame, subplot grid, layer axis ticks,
-  block bands, bars, row colours and hover text, rows by role.
+  block bands, bars, row colours and hover text, rows by role. Made for a
+  phone's 350 px as much as a laptop: one-line titles with subtitles wrapped
+  to a phone's width (the top margin grows with them), legends under the plot,
+  short ``B1``/``T1`` ticks and band labels (full names in the hover text).
 * ``growth``: chart 1, channel growth.
-* ``volume``: chart 2, spatial size and activation volume; chart 5, the 3-D
-  feature-map volumes.
+* ``volume``: chart 2, spatial size and activation volume.
+* ``volume3d``: chart 5, the 3-D feature-map volumes, framed to fit a phone.
 * ``cost``: chart 3, parameters and MACs per layer and per stage.
 * ``adjacency``: chart 4, the concatenation adjacency heat map.
 * ``memory``: chart 6, memory per layer (inference, training naive vs efficient).
 * ``compare``: the Compare view's channel-growth overlay of several designs.
+* ``training``: the Feature reuse view's loss and accuracy chart, from a run's
+  plain numbers.
 * ``figure5``: the paper's Figure 5, reuse heat maps of a trained model (imported
   from there directly; not re-exported here).
 * this package: :class:`ChartKind`, :data:`CHARTS` and :func:`make_chart`, and
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 
 import plotly.graph_objects as go
 
@@ -35,7 +41,9 @@ from densviz.draw.charts.compare import growth_overlay_figure
 from densviz.draw.charts.cost import cost_figure
 from densviz.draw.charts.growth import channel_growth_figure
 from densviz.draw.charts.memory import memory_figure
-from densviz.draw.charts.volume import spatial_volume_figure, volume_3d_figure
+from densviz.draw.charts.training import training_figure
+from densviz.draw.charts.volume import spatial_volume_figure
+from densviz.draw.charts.volume3d import WIDE_FIT_WIDTH, volume_3d_figure
 
 __all__ = [
     "CHARTS",
@@ -47,6 +55,7 @@ __all__ = [
     "make_chart",
     "memory_figure",
     "spatial_volume_figure",
+    "training_figure",
     "volume_3d_figure",
 ]
 
@@ -67,10 +76,13 @@ CHARTS: dict[ChartKind, Callable[[ArchitecturePlan], go.Figure]] = {
     ChartKind.VOLUME: spatial_volume_figure,
     ChartKind.COST: cost_figure,
     ChartKind.CONNECTIVITY: adjacency_figure,
-    ChartKind.VOLUME_3D: volume_3d_figure,
+    ChartKind.VOLUME_3D: partial(volume_3d_figure, fit_width=WIDE_FIT_WIDTH),
     ChartKind.MEMORY: memory_figure,
 }
-"""Each chart's function, by kind."""
+"""Each chart's function, by kind, for files (1200 px wide images): the 3-D volumes fit that width.
+
+The page draws the 3-D volumes with :func:`volume_3d_figure` itself, fitted to a phone.
+"""
 
 
 def make_chart(plan: ArchitecturePlan, kind: ChartKind | str) -> go.Figure:

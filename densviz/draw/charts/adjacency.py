@@ -55,7 +55,19 @@ def adjacency_figure(plan: ArchitecturePlan, block: int | None = None) -> go.Fig
         "text": text,
         "hoverinfo": "text",
         "colorscale": "Viridis",
-        "colorbar": {"title": {"text": "channels"}},
+        # in the top right corner, which a lower triangle leaves empty: on a phone a colour bar at
+        # the side would take a third of the width (and one above the plot moves plotly's title)
+        "colorbar": {
+            "orientation": "h",
+            "x": 1,
+            "xanchor": "right",
+            "y": 1,
+            "yanchor": "top",
+            "ypad": 0,
+            "len": 0.5,
+            "thickness": 10,
+            "title": {"text": "channels", "side": "top"},
+        },
         "xgap": 1 if len(producers) <= 60 else 0,
         "ygap": 1 if len(consumers) <= 60 else 0,
     }
@@ -66,9 +78,11 @@ def adjacency_figure(plan: ArchitecturePlan, block: int | None = None) -> go.Fig
         "Concatenation adjacency",
         f"{scope}: {edges:,} connections; each layer reads the block input and every earlier layer",
         height=side,
+        legend=False,
     )
+    layout["margin"]["r"] = 20
     layout |= {
         "yaxis": {"autorange": "reversed", "title": {"text": "consumer (reads)"}, "showgrid": False},
-        "xaxis": {"title": {"text": "producer (its output is concatenated)"}, "tickangle": -60, "showgrid": False},
+        "xaxis": {"title": {"text": "producer (its output is read)"}, "tickangle": -60, "showgrid": False},
     }
     return figure([heat], layout)

@@ -52,11 +52,11 @@ def growth_overlay_figure(designs: list[tuple[str, ArchitecturePlan]]) -> go.Fig
         )
     layout = frame(
         "Channel growth, side by side",
-        "channels after each layer: +k per dense layer, ⌊θ·m⌋ after each transition",
+        "channels after the stem, each dense layer (+k) and each transition (⌊θ·m⌋), in forward order",
         height=420,
     )
     layout |= {
-        "xaxis": {"title": {"text": "layers in forward order (stem, dense layers, transitions)"}},
+        "xaxis": {"title": {"text": "layers in forward order"}},
         "yaxis": {"title": {"text": "channels"}, "rangemode": "tozero"},
     }
     return figure(traces, layout)

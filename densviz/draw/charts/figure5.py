@@ -15,12 +15,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from densviz.draw.charts.style import SUBPLOT_TITLE_PX, title_block, title_margin
+
 if TYPE_CHECKING:
     from densviz.reuse.figure5 import ReuseMap
 
 __all__ = ["reuse_figure"]
 
 _PANELS_PER_ROW = 4
+_TITLE = "Feature reuse (Figure 5)"
 
 
 def reuse_figure(maps: Sequence[ReuseMap], subtitle: str = "") -> go.Figure:
@@ -100,15 +103,15 @@ def _add_panel(fig: go.Figure, m: ReuseMap, r: int, c: int, *, last_row: bool) -
 
 def _layout(subtitle: str, low: float, rows: int) -> dict[str, Any]:
     """The figure's title, shared colour scale (``low`` to 1) and a height for ``rows`` rows of panels."""
+    what = "mean |weight| from each source to each layer, relative per target"
+    line = f"{what} · {subtitle}" if subtitle else what
+    top = title_margin(_TITLE, line) + SUBPLOT_TITLE_PX
+    height = top + 360 * rows + 60
+    title, _ = title_block(_TITLE, line, height)
     return {
         "template": "plotly_white",
         "font": {"family": "Helvetica, Arial, sans-serif", "size": 13},
-        "title": {
-            "text": "Feature reuse: mean |weight| from each source to each layer, per target"
-            + (f"<br><sup>{subtitle}</sup>" if subtitle else ""),
-            "x": 0.01,
-            "xanchor": "left",
-        },
+        "title": title,
         "coloraxis": {
             "colorscale": "RdYlBu",
             "reversescale": True,
@@ -116,6 +119,7 @@ def _layout(subtitle: str, low: float, rows: int) -> dict[str, Any]:
             "cmax": 1.0,
             "colorbar": {"title": {"text": "relative<br>weight"}, "thickness": 14},
         },
-        "height": 120 + 360 * rows,
-        "margin": {"l": 70, "r": 30, "t": 100, "b": 60},
+        "showlegend": False,
+        "height": height,
+        "margin": {"l": 70, "r": 30, "t": top, "b": 60},
     }

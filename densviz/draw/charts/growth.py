@@ -5,7 +5,17 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from densviz.core.plan import ArchitecturePlan, Role
-from densviz.draw.charts.style import bar, block_bands, figure, frame, hover_text, layer_ticks, row_color
+from densviz.draw.charts.style import (
+    BAND_LABEL_PX,
+    NBSP,
+    bar,
+    block_bands,
+    figure,
+    frame,
+    hover_text,
+    layer_ticks,
+    row_color,
+)
 from densviz.draw.palette import TRANSITION_COLOR, block_color, tint
 
 __all__ = ["channel_growth_figure"]
@@ -50,21 +60,25 @@ def channel_growth_figure(plan: ArchitecturePlan) -> go.Figure:
             "ax": 0,
             "ay": -40,
             "font": {"size": 11, "color": TRANSITION_COLOR},
+            "bgcolor": "rgba(255,255,255,0.85)",
         }
         for i, r in enumerate(rows)
         if r.role is Role.TRANSITION
     ]
     k = plan.config.growth_rate
+    reads = NBSP.join(("k₀", "+", "k·(ℓ−1)"))
+    adds = NBSP.join(("adds", "k", "=", f"{k};"))
     layout = frame(
         "Channel growth",
-        f"inside a block layer ℓ reads k₀ + k·(ℓ−1) channels and adds k = {k}; each transition keeps ⌊θ·m⌋",
+        f"inside a block layer ℓ reads {reads} channels and {adds} each transition keeps ⌊θ·m⌋",
+        top_extra=BAND_LABEL_PX,
     )
     layout |= {
         "barmode": "stack",
         "bargap": 0.08,
         "shapes": shapes,
         "annotations": notes,
-        "xaxis": {"title": {"text": "layers in forward order"}, **layer_ticks(plan)},
+        "xaxis": {"title": {"text": "layers in forward order"}, **layer_ticks(plan, blocks=False)},
         "yaxis": {"title": {"text": "channels"}},
     }
     return figure(traces, layout)

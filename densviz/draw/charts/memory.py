@@ -9,7 +9,17 @@ import plotly.graph_objects as go
 
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.units import format_bytes
-from densviz.draw.charts.style import bar, block_bands, figure, frame, grid, layer_ticks, row_color
+from densviz.draw.charts.style import (
+    NBSP,
+    SUBPLOT_TITLE_PX,
+    bar,
+    block_bands,
+    figure,
+    frame,
+    grid,
+    layer_ticks,
+    row_color,
+)
 
 __all__ = ["memory_figure"]
 
@@ -75,8 +85,8 @@ def memory_figure(plan: ArchitecturePlan) -> go.Figure:
         shared_xaxes=True,
         vertical_spacing=0.12,
         subplot_titles=(
-            "inference: activations alive while each layer runs",
-            "training step: activations kept for the backward pass, cumulative",
+            "inference: activations alive per layer",
+            "training: kept for the backward pass, cumulative",
         ),
     )
     base = json.loads(grid_json)
@@ -84,22 +94,15 @@ def memory_figure(plan: ArchitecturePlan) -> go.Figure:
     layout = frame(
         "Memory per layer",
         f"float32, batch {n}; inference peak {format_bytes(mem.inference_peak_bytes)}; naive layers keep every concatenation "
-        "(quadratic in block length), memory-efficient ones recompute them (arXiv 1707.06990)",
-        height=640,
+        f"(quadratic in block length), memory-efficient ones recompute them (arXiv{NBSP}1707.06990)",
+        height=680,
+        top_extra=SUBPLOT_TITLE_PX,
     )
     layout |= {
         "shapes": shapes,
         "xaxis": {**base["xaxis"], **layer_ticks(plan)},
-        "xaxis2": {**base["xaxis2"], **layer_ticks(plan)},
+        "xaxis2": {**base["xaxis2"], **layer_ticks(plan), "title": {"text": "layers in forward order"}},
         "yaxis": {**base["yaxis"], "title": {"text": "MiB"}},
         "yaxis2": {**base["yaxis2"], "title": {"text": "MiB"}},
-        "legend": {
-            "orientation": "v",
-            "x": 0.01,
-            "xanchor": "left",
-            "y": 0.42,
-            "yanchor": "top",
-            "bgcolor": "rgba(255,255,255,0.75)",
-        },
     }
     return figure(traces, layout, grid_json)

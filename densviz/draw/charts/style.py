@@ -7,6 +7,7 @@ by their names.
 from __future__ import annotations
 
 import json
+import textwrap
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,11 @@ from densviz.core.units import format_count, format_macs
 from densviz.draw.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
 
 __all__ = [
+    "BAND_LABEL_PX",
+    "NBSP",
+    "SUBPLOT_TITLE_PX",
+    "SUBTITLE_CHARS",
+    "TITLE_CHARS",
     "bar",
     "block_bands",
     "block_spans",
@@ -27,10 +33,14 @@ __all__ = [
     "grid",
     "hover_text",
     "layer_ticks",
+    "legend_below",
     "row_color",
     "shape_text",
     "short_name",
+    "title_block",
+    "title_margin",
     "transitions",
+    "wrap",
 ]
 
 _TEMPLATE = "plotly_white"
@@ -87,24 +97,119 @@ def hover_text(row: LayerPlan) -> str:
     )
 
 
-def frame(title: str, subtitle: str, height: int = 520) -> dict[str, Any]:
-    """The layout every chart shares: template, font, title with subtitle, legend."""
+NBSP = "\u00a0"
+"""Join words with this in a subtitle to keep them on one line; it is drawn as a plain space."""
+TITLE_CHARS = 34
+"""A title's most characters: a phone shows about this many of its 18 px font on one line."""
+SUBTITLE_CHARS = 52
+"""A subtitle line's most characters: a phone's chart is about 350 px wide, a subtitle character about 6.4 px."""
+TITLE_LINE_PX = 23.7
+"""One more line of the title block: plotly spaces lines by 1.3 × the title's font (1.4 × 13 px)."""
+_TITLE_PAD_PX = 12
+LEGEND_GAP_PX = 62
+"""From the bottom of the plot area to the top of the legend: room for the tick labels and the axis title."""
+LEGEND_ROW_PX = 26
+
+
+def wrap(text: str, width: int = SUBTITLE_CHARS) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, never inside words joined by :data:`NBSP`."""
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    return [line.replace(NBSP, " ") for line in lines]
+
+
+def title_block(title: str, subtitle: str, height: int) -> tuple[dict[str, Any], int]:
+    """The title (one line of at most :data:`TITLE_CHARS`) and its subtitle wrapped to a phone's width.
+
+    plotly anchors a title of several lines by its first line's baseline, whatever its ``yanchor``:
+    the block is placed from there, measured in Chromium (first line 17 px high, 14 px of it above
+    the baseline; each further line 23.7 px).
+
+    Args:
+        title: One short line.
+        subtitle: Wrapped at :data:`SUBTITLE_CHARS`; none when empty.
+        height: The figure's height in px (the title is placed in px from its top).
+
+    Returns:
+        The layout's ``title``, its top :data:`_TITLE_PAD_PX` below the figure's, and the top margin it needs in px.
+    """
+    lines = [title, *(f"<sup>{line}</sup>" for line in wrap(subtitle))]
+    above = 14 if len(lines) > 1 else 1
+    placed = {
+        "text": "<br>".join(lines),
+        "x": 0,
+        "xref": "container",
+        "xanchor": "left",
+        "y": 1 - (_TITLE_PAD_PX + above) / height,
+        "yref": "container",
+        "yanchor": "top",
+        "pad": {"l": 12},
+    }
+    return placed, title_margin(title, subtitle)
+
+
+def title_margin(title: str, subtitle: str) -> int:
+    """The top margin, in px, that :func:`title_block`'s title and subtitle take, and 12 px under them."""
+    lines = 1 + len(wrap(subtitle))
+    block = 29 + TITLE_LINE_PX * (lines - 2) if lines > 1 else 17
+    return round(_TITLE_PAD_PX + block + 12)
+
+
+def legend_below(height: int, margin: dict[str, int]) -> dict[str, Any]:
+    """A horizontal legend under the plot area, below the x axis's labels and title: it never covers a line.
+
+    On a narrow screen it wraps into more rows, downwards; plotly widens the bottom margin to fit.
+    """
+    plot = max(height - margin["t"] - margin["b"], 1)
     return {
+        "orientation": "h",
+        "x": 0,
+        "xanchor": "left",
+        "y": -LEGEND_GAP_PX / plot,
+        "yanchor": "top",
+        "yref": "paper",
+        "traceorder": "normal",
+        "bgcolor": "rgba(0,0,0,0)",
+    }
+
+
+def frame(
+    title: str, subtitle: str, height: int = 520, *, legend: bool = True, top_extra: int = 0, bottom: int = 60
+) -> dict[str, Any]:
+    """The layout every chart shares: template, font, title with subtitle, margins, the legend under the plot.
+
+    Args:
+        title: One short line.
+        subtitle: Wrapped to a phone's width (:func:`wrap`); the top margin grows with its lines.
+        height: The figure's height in px.
+        legend: Whether the chart has a legend; it goes under the plot area, horizontal.
+        top_extra: More top margin, in px (subplot titles above the top row).
+        bottom: The bottom margin without a legend, in px (tick labels and the x axis's title).
+    """
+    block, top = title_block(title, subtitle, height)
+    margin = {"l": 70, "r": 30, "t": top + top_extra, "b": bottom}
+    if legend:
+        margin["b"] = max(bottom, LEGEND_GAP_PX + LEGEND_ROW_PX + 10)
+    layout: dict[str, Any] = {
         "template": _TEMPLATE,
         "font": _FONT,
-        "title": {"text": f"{title}<br><sup>{subtitle}</sup>", "x": 0.01, "xanchor": "left"},
+        "title": block,
         "height": height,
-        "margin": {"l": 70, "r": 30, "t": 90, "b": 60},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        "margin": margin,
+        "showlegend": legend,
         "hoverlabel": {"align": "left"},
     }
+    if legend:
+        layout["legend"] = legend_below(height, margin)
+    return layout
 
 
 @lru_cache(maxsize=8)
 def grid(rows: int, cols: int, **kwargs: Any) -> str:
     """make_subplots' layout (axes domains, subplot titles) as JSON, computed once."""
     lists = {k: list(v) if isinstance(v, tuple) and k != "subplot_titles" else v for k, v in kwargs.items()}
-    return str(make_subplots(rows=rows, cols=cols, **lists).layout.to_json())
+    layout = make_subplots(rows=rows, cols=cols, **lists).layout
+    layout.update(annotations=[{**a.to_plotly_json(), "font": {"size": 13}} for a in layout.annotations])
+    return str(layout.to_json())
 
 
 def figure(traces: list[dict[str, Any]], layout: dict[str, Any], grid_json: str | None = None) -> go.Figure:
@@ -124,10 +229,21 @@ def _axis(n: int, letter: str) -> str:
     return letter if n == 1 else f"{letter}{n}"
 
 
+SUBPLOT_TITLE_PX = 22
+"""Top margin a subplot grid's titles take above its top row."""
+BAND_LABEL_PX = 20
+"""Top margin the block bands' labels take above the plot area."""
+
+
 def block_bands(
     plan: ArchitecturePlan, *, row: int = 1, labels: bool = True
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Shapes shading each dense block's span of the layer axis in its colour, and their labels."""
+    """Shapes shading each dense block's span of the layer axis in its colour, and their labels.
+
+    The labels are short (``B1``, the block's full name in their hover text) and sit just above the
+    plot area, centred on their band: they cannot cover a bar or the axis titles, even on a phone,
+    where DenseNet-264's first block is 12 px wide. Leave :data:`BAND_LABEL_PX` of top margin for them.
+    """
     spans = block_spans(plan)
     xref, yref = _axis(row, "x"), f"{_axis(row, 'y')} domain"
     shapes: list[dict[str, Any]] = []
@@ -155,31 +271,33 @@ def block_bands(
                 {
                     "xref": xref,
                     "yref": yref,
-                    "x": first - 0.5,
+                    "x": (first + last) / 2,
                     "y": 1,
-                    "xanchor": "left",
-                    "yanchor": "top",
-                    "text": f"block {s.index}",
+                    "xanchor": "center",
+                    "yanchor": "bottom",
+                    "yshift": 2,
+                    "text": f"B{s.index}",
+                    "hovertext": f"dense block {s.index}: {s.layers} layers, {s.out_channels} channels out",
                     "showarrow": False,
-                    "font": {"color": color},
+                    "font": {"color": color, "size": 12},
                 }
             )
     return shapes, notes
 
 
-def layer_ticks(plan: ArchitecturePlan) -> dict[str, Any]:
-    """Tick at each block's middle and each transition, instead of 100+ names."""
-    index = {r.name: i for i, r in enumerate(plan.layers)}
-    spans = block_spans(plan)
-    closing = transitions(plan)
-    ticks: list[tuple[float, str]] = [(0, "stem")]
-    for s in plan.blocks:
-        first, last = spans[s.index]
-        ticks.append(((first + last) / 2, f"block {s.index}"))
-        if s.index in closing:
-            ticks.append((index[closing[s.index].name], f"T{s.index}"))
-    ticks.append((index[plan.classifier.name], "head"))
-    return {"tickvals": [t[0] for t in ticks], "ticktext": [t[1] for t in ticks]}
+def layer_ticks(plan: ArchitecturePlan, *, blocks: bool = True) -> dict[str, Any]:
+    """Short ticks on the layer axis: ``B1``… at each block's middle, or ``T1``… at each transition.
+
+    Short so that they never run into each other on a phone (a 250 px wide plot of 140 layers);
+    a chart whose bands are labelled (:func:`block_bands`) ticks the transitions instead.
+    """
+    if blocks:
+        spans = block_spans(plan)
+        ticks = [((spans[s.index][0] + spans[s.index][1]) / 2, f"B{s.index}") for s in plan.blocks]
+    else:
+        index = {r.name: i for i, r in enumerate(plan.layers)}
+        ticks = [(float(index[t.name]), f"T{b}") for b, t in sorted(transitions(plan).items())]
+    return {"tickvals": [t[0] for t in ticks], "ticktext": [t[1] for t in ticks], "tickangle": 0}
 
 
 def bar(
