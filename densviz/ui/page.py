@@ -60,6 +60,7 @@ _STYLE = """<style>
   [data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0.25rem 0 0.5rem; }
   [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
   [data-testid="stMetricValue"] { font-size: 1.5rem; }
+  .js-plotly-plot .modebar-container { display: none; }  /* always shown on touch screens, over the titles */
 }
 </style>"""
 
