@@ -52,3 +52,13 @@ def test_every_headline_metric_points_the_way_its_number_moved() -> None:
     for label, (direction, _color) in arrows(at).items():
         assert direction == (UP if before[label] > after[label] else DOWN), label
     assert arrows(at)["Parameters"] == (UP, RED)
+
+
+def test_the_equations_are_drawn_only_when_opened() -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.latex  # the math typesetter is not needed for the first screen
+    at.session_state["explain"] = True
+    at.run()
+    assert len(at.latex) >= 4
+    text = " ".join(m.value for m in at.markdown)
+    assert "$H_\\ell$ adds **k = 32**" in text and "H_ℓ" not in text  # math, not a literal underscore

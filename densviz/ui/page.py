@@ -191,7 +191,10 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> Callable[[], None] | 
 
 def _explain(plan: ArchitecturePlan) -> None:
     cfg = plan.config
-    with st.expander("How a DenseNet grows: the equations with these numbers"):
+    panel = st.expander("How a DenseNet grows: the equations with these numbers", key="explain", on_change="rerun")
+    if not panel.open:  # drawn only when opened: the math typesetter is not loaded for the first screen
+        return
+    with panel:
         cols = st.columns(3)
         cols[0].markdown("**Plain network**")
         cols[0].latex(r"x_\ell = H_\ell(x_{\ell-1})")
