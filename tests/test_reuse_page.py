@@ -62,3 +62,14 @@ def test_the_service_counts_only_runs_that_have_not_ended(monkeypatch: pytest.Mo
     assert third.future is not None
     gates["second"].set()
     third.future.result(timeout=30)
+
+
+def test_a_training_run_ends_when_its_session_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tab closed mid-run: the run stops at its next step instead of going on to its time limit."""
+    options = TrainOptions(epochs=50, max_seconds=600.0, batch_size=16)
+    job = page.TrainJob(training_variant(PRESETS["tiny"].config), options, TrainLog.for_run(options), session_id="s1")
+    # the session is gone once three steps are done (as runtime.is_active_session would say)
+    monkeypatch.setattr(page, "session_alive", lambda _sid: len(job.log.losses) < 3)
+    result = page._train(job)
+    assert result.stopped_by == "user"
+    assert len(job.log.losses) == 3  # stopped at the step after the tab closed, not after 50 epochs

@@ -8,6 +8,7 @@ The trained model lives in the session that trained it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from densviz.core.config import ConfigError, InputSpec
 from densviz.draw.charts.figure5 import reuse_figure
@@ -27,6 +29,7 @@ from densviz.reuse import (
     TrainResult,
     TrainVariant,
     caption,
+    check_training_memory,
     digits,
     readings,
     reuse_maps,
@@ -34,13 +37,15 @@ from densviz.reuse import (
     training_json,
     training_variant,
 )
-from densviz.run import save_weights
+from densviz.run import DIGIT_CLASSES, save_weights
 from densviz.ui import session, state
 from densviz.ui.controls import control
 from densviz.ui.forward import device_select
 from densviz.ui.session import Key, Network, TrainedWeights
 from densviz.ui.state import CUSTOM
+from densviz.ui.text import plain
 
+_LOG = logging.getLogger(__name__)
 _JOB = "reuse_job"
 _RESULT = "reuse_result"
 
@@ -54,11 +59,28 @@ class TrainJob:
     log: TrainLog
     stop: threading.Event = field(default_factory=threading.Event)
     future: Future[TrainResult] | None = None
+    session_id: str | None = None
+
+
+def session_alive(session_id: str | None) -> bool:
+    """Whether the browser session that asked for work is still connected (``None``: no session to watch)."""
+    if session_id is None:
+        return True
+    from streamlit import runtime
+
+    return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
 
 
 def _train(job: TrainJob) -> TrainResult:
     torch.set_num_threads(1)  # a shared server: one core per request
-    return train(job.variant, job.options, log=job.log, stop=job.stop)
+
+    def end_with_the_session(_log: TrainLog) -> None:
+        if not session_alive(job.session_id):  # the tab closed: nobody will read this run
+            job.stop.set()
+
+    if not session_alive(job.session_id):
+        job.stop.set()
+    return train(job.variant, job.options, log=job.log, stop=job.stop, on_step=end_with_the_session)
 
 
 class TrainingService:
@@ -74,7 +96,8 @@ class TrainingService:
         # Load the digits (and import scikit-learn) here in the script thread: imported for the first
         # time in the worker while the script imports plotly, pandas was seen half-initialised.
         digits(variant.size, variant.config.in_channels)
-        job = TrainJob(variant, options, TrainLog.for_run(options))
+        ctx = get_script_run_ctx()
+        job = TrainJob(variant, options, TrainLog.for_run(options), session_id=ctx.session_id if ctx else None)
         with self._lock:
             self._queued.append(job)
             job.future = self._pool.submit(_train, job)
@@ -119,10 +142,16 @@ def _finish(job: TrainJob) -> None:
     assert job.future is not None
     err = job.future.exception()
     if err is not None:
-        if isinstance(err, torch.OutOfMemoryError):
-            st.session_state["_reuse_error"] = "The device ran out of memory while training; train on the CPU instead."
-        else:
-            st.session_state["_reuse_error"] = f"Training stopped with an error: {type(err).__name__}: {err}"
+        if isinstance(err, ConfigError):  # a guard's sentence (the step's memory over the budget)
+            st.session_state["_reuse_error"] = str(err)
+        elif isinstance(err, torch.OutOfMemoryError | MemoryError) or "memory" in str(err).lower():
+            st.session_state["_reuse_error"] = (
+                "The machine ran out of memory while training this network; lower the growth rate or the layers "
+                "per block, or train on the CPU."
+            )
+        else:  # no raw exception text for the user; the server's log has the details
+            _LOG.error("training failed", exc_info=err)
+            st.session_state["_reuse_error"] = "Training stopped with an error; the server's log has the details."
         return
     result = job.future.result()
     maps = reuse_maps(result.model)
@@ -162,7 +191,10 @@ def _use_in_forward() -> None:
     variant = result.variant
     state.load(st.session_state, variant.config, InputSpec.square(variant.size), CUSTOM)
     weights = TrainedWeights(
-        variant.config, WEIGHTS_FILE, "weights trained in the Feature reuse view", save_weights(result.model)
+        variant.config,
+        WEIGHTS_FILE,
+        "weights trained in the Feature reuse view",
+        save_weights(result.model, classes=DIGIT_CLASSES),
     )
     session.put(Key.TRAINED_WEIGHTS, weights)
     session.put(Key.FORWARD_SOURCE, "digits")
@@ -224,7 +256,7 @@ def _results(saved: dict[str, Any]) -> None:
     buttons = st.columns(3)
     buttons[0].download_button(
         "Weights (.safetensors)",
-        data=lambda: save_weights(result.model),
+        data=lambda: save_weights(result.model, classes=DIGIT_CLASSES),
         file_name=WEIGHTS_FILE,
         mime="application/octet-stream",
         on_click="ignore",
@@ -271,14 +303,15 @@ def reuse_view(net: Network) -> None:
     if cols[4].button("Train", type="primary", icon=":material/model_training:", disabled=job is not None):
         try:
             options = TrainOptions(epochs=epochs, max_seconds=float(seconds), seed=seed, device=device)
+            check_training_memory(variant, options.batch_size)  # refused here, before the run is queued
         except ConfigError as err:
-            st.error(str(err))
+            st.error(plain(err), icon=":material/block:")
         else:
             st.session_state.pop(_RESULT, None)
             job = training_service().start(variant, options)
             st.session_state[_JOB] = job
     if error := st.session_state.pop("_reuse_error", None):
-        st.error(error)
+        st.error(plain(error), icon=":material/block:")
     if job is not None:
         _watch(job)
         return
