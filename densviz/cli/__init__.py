@@ -4,6 +4,7 @@
     densviz summary --preset densenet121 [--json] [--torchinfo]
     densviz verify --growth-rate 12 --block-config 16,16,16 --stem cifar --input-size 32
     densviz export --preset densenet264 --out out/ --formats svg,png,pdf,dot,html,csv,json
+    densviz explore --stem cifar --input-size 32 --growth-rate 8:48:4 --layers 4:40 --max-params 1000000
 
 Flags are spelled as the config fields (``--growth-rate`` is ``growth_rate``) and
 go through the same parser as the web app's query string, so a setting is
@@ -22,7 +23,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from densviz.cli import compare, export, presets, reuse, run, summary, verify
+from densviz.cli import compare, explore, export, presets, reuse, run, summary, verify
 from densviz.cli.flags import Parser
 from densviz.cli.reuse import reuse_options
 from densviz.core.config import ConfigError
@@ -30,7 +31,7 @@ from densviz.core.errors import SurroundingsError
 
 __all__ = ["build_parser", "main", "reuse_options"]
 
-_COMMANDS = (presets, summary, verify, export, compare, run, reuse)
+_COMMANDS = (presets, summary, verify, export, compare, explore, run, reuse)
 """In the order ``densviz --help`` lists them."""
 
 
