@@ -24,6 +24,7 @@ VIEWS = [
     "Layers",
     "Memory",
     "Compare",
+    "Design space",
     "Forward pass",
     "Feature reuse",
     "Export",

@@ -33,6 +33,12 @@ def _reuse_view(net: Network) -> None:
     reuse_view(net)
 
 
+def _design_space_view(net: Network) -> None:
+    from densviz.ui.design_space import design_space_view
+
+    design_space_view(net)
+
+
 def _compare_view(net: Network) -> None:
     from densviz.ui.compare import compare_view
 
@@ -47,6 +53,7 @@ VIEWS: dict[str, Callable[[Network], None]] = {
     "Layers": views.layers_view,
     "Memory": views.memory_view,
     "Compare": _compare_view,
+    "Design space": _design_space_view,
     "Forward pass": _forward_view,
     "Feature reuse": _reuse_view,
     "Export": views.export_view,

@@ -28,6 +28,7 @@ VIEWS = [
     "Layers",
     "Memory",
     "Compare",
+    "Design space",
     "Forward pass",
     "Feature reuse",
     "Export",

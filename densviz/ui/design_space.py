@@ -1,0 +1,159 @@
+"""The Design space view: every DenseNet around the current one under a budget; a click makes one current.
+
+The space is centred on the current design (k from half to twice, each block's
+layers from half to one and a half times, the current θ, bottleneck, stem and
+input), priced in closed form (microseconds a design), filtered by the budget
+sliders and drawn as parameters against MACs with the Pareto front. Clicking a
+point loads that design into the controls, through the same parser as a link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from densviz.core.config import DenseNetConfig, InputSpec
+from densviz.core.explore import DEFAULT_OBJECTIVES, Design, Exploration, Limits, Metrics, Space, sweep
+from densviz.core.plan import ArchitecturePlan
+from densviz.core.units import format_count, format_macs
+from densviz.draw.charts.design_space import COLOR_BY, design_space_figure, design_text
+from densviz.ui import state
+from densviz.ui.session import Network
+from densviz.ui.state import CUSTOM
+
+__all__ = ["clicked_index", "default_space", "design_space_view", "load_design"]
+
+_CHART_KEY = "design_space_chart"
+_FOUND_KEY = "design_space_found"  # the sweep the chart shows, for the click callback to read a point back
+_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def default_space(cfg: DenseNetConfig, spec: InputSpec) -> Space:
+    """A space around the current design: k from ½ to 2×, each block's layers from ½ to 1½×, the rest as it is."""
+    k = cfg.growth_rate
+    growth = sorted({max(1, min(128, round(k * f))) for f in (0.5, 0.625, 0.75, 0.875, 1, 1.25, 1.5, 1.75, 2)})
+    layers = tuple(tuple(sorted({max(1, min(256, round(n * f))) for f in _FACTORS})) for n in cfg.block_config)
+    init = None if cfg.init_features == min(2 * k, 4096) else (cfg.init_features,)
+    return Space(
+        growth_rates=tuple(growth),
+        layers=layers,
+        blocks=(len(cfg.block_config),),
+        compressions=(cfg.compression,),
+        bn_sizes=(cfg.bn_size,),
+        stems=(cfg.stem,),
+        input_sizes=(spec.hw,),
+        init_features=init,
+        num_classes=cfg.num_classes,
+        in_channels=cfg.in_channels,
+        batch=spec.batch,
+        per_block=True,
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sweep(space: Space, limits: Limits) -> Exploration:
+    return sweep(space, limits, DEFAULT_OBJECTIVES)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _figure(space: Space, limits: Limits, current: Metrics, color_by: str) -> go.Figure:
+    return design_space_figure(_sweep(space, limits), current, color_by)
+
+
+def load_design(design: Design, batch: int) -> None:
+    """Make ``design`` the current network: the controls' values, as a link would set them."""
+    state.load(st.session_state, design.config(), design.input(batch), CUSTOM)
+
+
+def clicked_index(event: Any) -> int | None:
+    """The kept design's index a chart selection names (its point's ``customdata``), if any."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, list):
+            data = data[0] if data else None
+        if isinstance(data, int):
+            return data
+    return None
+
+
+def _on_click() -> None:
+    """Callback of a click on the chart: runs before the controls are drawn, so it may set them."""
+    found: Exploration | None = st.session_state.get(_FOUND_KEY)
+    index = clicked_index(st.session_state.get(_CHART_KEY))
+    if found is not None and index is not None and 0 <= index < len(found.kept):
+        load_design(found.kept[index].design, found.space.batch)
+
+
+def _budgets(plan: ArchitecturePlan, found: Exploration) -> Limits:
+    """The budget sliders (in millions), from just above the space's smallest to its largest design."""
+    params = [c.metrics.params for c in found.kept] or [plan.totals.params]
+    macs = [c.metrics.macs for c in found.kept] or [plan.totals.macs]
+    cols = st.columns([1, 1, 1])
+    top_params = max(max(params), plan.totals.params) / 1e6
+    top_macs = max(max(macs), plan.totals.macs) / 1e6
+    max_params = cols[0].slider(
+        "Most parameters (M)",
+        0.0,
+        round(top_params * 1.05, 2),
+        round(top_params * 1.05, 2),
+        key="ds_max_params",
+        help="keep designs with at most this many parameters",
+    )
+    max_macs = cols[1].slider(
+        "Most MACs per image (M)",
+        0.0,
+        round(top_macs * 1.05, 1),
+        round(top_macs * 1.05, 1),
+        key="ds_max_macs",
+        help="keep designs with at most this many multiply-accumulates per image",
+    )
+    return Limits(max_params=int(max_params * 1e6), max_macs=int(max_macs * 1e6))
+
+
+def design_space_view(net: Network) -> None:
+    """The sweep around the current design, its budget sliders, and the chart a click on which loads a design."""
+    space = default_space(net.config, net.input)
+    everything = _sweep(space, Limits())
+    limits = _budgets(net.plan, everything)
+    color_by = st.segmented_control(
+        "Colour by", list(COLOR_BY), key="ds_color", format_func=COLOR_BY.__getitem__, default="depth"
+    )
+    found = _sweep(space, limits)
+    st.session_state[_FOUND_KEY] = found
+    t = net.plan.totals
+    current = Metrics(t.params, t.macs, t.depth, t.final_channels, t.activation_bytes)
+    st.plotly_chart(
+        _figure(space, limits, current, str(color_by or "depth")),
+        key=_CHART_KEY,
+        on_select=_on_click,
+        selection_mode="points",
+        width="stretch",
+        config={"displaylogo": False},
+    )
+    _front_table(found)
+
+
+def _front_table(found: Exploration) -> None:
+    front = found.front()
+    st.markdown(f"**The front** ({len(front)} designs, the deepest network for its MACs first)")
+    rows: list[dict[str, Any]] = [
+        {
+            "design": design_text(c.design),
+            "parameters": format_count(c.metrics.params),
+            "MACs": format_macs(c.metrics.macs),
+            "depth L": c.metrics.depth,
+            "preset": c.preset or "",
+        }
+        for c in front[:50]
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    presets = found.presets()
+    if presets:
+        named = ", ".join(f"{name} ({'kept' if c else 'over the budget'})" for name, c in presets.items())
+        st.caption(f"Presets in this space: {named}.")
