@@ -387,5 +387,5 @@ def headline(plan: ArchitecturePlan, previous: ArchitecturePlan | None) -> None:
             delta_color=moved.color if moved else "off",  # type: ignore[arg-type]
             delta_arrow=moved.arrow if moved else "auto",  # type: ignore[arg-type]
             help=help_text,
-            width=160,
+            width="content",
         )

@@ -39,7 +39,7 @@ def _hover(c: Candidate) -> str:
 def _points(kept: tuple[Candidate, ...], color_by: str) -> dict[str, Any]:
     colour = [c.metrics.depth if color_by == "depth" else c.design.growth_rate for c in kept]
     return {
-        "type": "scattergl" if len(kept) > 5000 else "scatter",
+        "type": "scattergl" if len(kept) > 10_000 else "scatter",  # SVG points can be clicked and tested
         "mode": "markers",
         "name": "designs within the budget",
         "x": [c.metrics.params for c in kept],
