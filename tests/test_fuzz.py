@@ -19,6 +19,9 @@ def test_every_entry_point_survives_hostile_input(capsys: pytest.CaptureFixture[
         "config JSON (file / upload)",
         "image upload",
         "weights upload",
+        "image upload (extreme shapes)",
+        "weights upload (zip archives, bombs)",
+        "weights upload (hostile dtypes)",
     }
     assert all(not f for f in failures.values()), failures
     assert all(sum(c.values()) >= 60 for c in fuzz.counts.values())

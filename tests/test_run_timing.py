@@ -79,8 +79,8 @@ def test_cli_run_json(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--image", "/nonexistent.png"], "cannot read the image file"),
-        (["--weights", "/nonexistent.pth"], "cannot read the weights file"),
+        (["--image", "/nonexistent.png"], "Cannot read the image file"),
+        (["--weights", "/nonexistent.pth"], "Cannot read the weights file"),
         (["--dtype", "fp8"], "dtype must be one of fp32, bf16, fp16"),
         (["--runs", "0"], "runs must be an integer from 1 to 1,000"),
         (["--device", "tpu"], "device must be auto or one of"),

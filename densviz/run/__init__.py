@@ -7,7 +7,7 @@ there. The modules:
   supported_precisions, cpu_bf16_native, precision_note, and the autocast,
   synchronize and precision-check helpers.
 - ``inputs``: ImageError, sample_images, load_image (safe decoding),
-  preprocess, random_input, the image size limits.
+  preprocess, random_input, the image size and shape limits.
 - ``memory``: forward_peak_memory (one pass, by the device allocator's own
   accounting), and peak memory while a block runs (CUDA's allocator, or sampled RSS).
 - ``peak``: DevicePeak, KernelRate, device_peak (the best of a large GEMM
@@ -16,8 +16,9 @@ there. The modules:
 - ``timing``: RunOptions, ShapeCheck, RunResult, run_forward, build_for_run.
 - ``features``: FeatureMaps, capture_feature_maps, feature_grid.
 - ``weights``: WeightsError, LoadReport, load_weights, save_weights, the
-  weights size limit, RANDOM_WEIGHTS, DIGIT_CLASSES.
-- ``training_step``: training_step_peak (each step in a fresh process).
+  weights size and archive limits, RANDOM_WEIGHTS, DIGIT_CLASSES.
+- ``training_step``: training_step_peak (each step in a fresh, watched
+  process, after the step's estimate is checked against the budget), its time limit.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from densviz.run.devices import (
 )
 from densviz.run.features import FeatureMaps, capture_feature_maps, feature_grid
 from densviz.run.inputs import (
+    MAX_IMAGE_ASPECT,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     ImageError,
@@ -44,9 +46,11 @@ from densviz.run.inputs import (
 from densviz.run.memory import forward_peak_memory
 from densviz.run.peak import DevicePeak, KernelRate, device_peak, observe_rate
 from densviz.run.timing import RunOptions, RunResult, ShapeCheck, build_for_run, run_forward
-from densviz.run.training_step import training_step_peak
+from densviz.run.training_step import STEP_TIMEOUT_S, training_step_peak
 from densviz.run.weights import (
     DIGIT_CLASSES,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_COMPRESSION_RATIO,
     MAX_WEIGHTS_BYTES,
     RANDOM_WEIGHTS,
     LoadReport,
@@ -57,10 +61,14 @@ from densviz.run.weights import (
 
 __all__ = [
     "DIGIT_CLASSES",
+    "MAX_ARCHIVE_MEMBERS",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_IMAGE_ASPECT",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_WEIGHTS_BYTES",
     "RANDOM_WEIGHTS",
+    "STEP_TIMEOUT_S",
     "DeviceInfo",
     "DevicePeak",
     "FeatureMaps",
