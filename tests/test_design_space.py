@@ -66,3 +66,21 @@ def test_loading_a_design_sets_every_control_as_a_link_would() -> None:
     session: dict[str, object] = {}
     state.load(session, design.config(), design.input(1), state.CUSTOM)
     assert state.read_config(session) == (design.config(), design.input(1))
+
+
+def test_the_view_shows_the_papers_results_with_the_design_as_a_line() -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["view"] = "Design space"
+    at.query_params["preset"] = "densenet_bc100_k12"
+    at.run()
+    assert not at.exception and not at.error
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(specs) == 4  # the sweep, then parameters-, MACs- and ImageNet-vs-error
+    bc = PRESETS["densenet_bc100_k12"]
+    totals = make_plan(bc.config, bc.input).totals
+    for spec, size in zip(specs[1:], (totals.params, totals.macs, totals.params), strict=True):
+        lines = [s for s in spec["layout"].get("shapes", []) if s.get("type") == "line"]
+        assert [s["x0"] for s in lines] == [size]  # the design is a line at its size
+        assert all(len(t["x"]) == len(t["y"]) for t in spec["data"] if "x" in t)
+    at.segmented_control(key="ds_paper_column").set_value("SVHN").run()
+    assert "SVHN" in json.dumps(json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["yaxis"])

@@ -19,6 +19,7 @@ from densviz.core.explore import DEFAULT_OBJECTIVES, Design, Exploration, Limits
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.units import format_count, format_macs
 from densviz.draw.charts.design_space import COLOR_BY, design_space_figure, design_text
+from densviz.draw.charts.paper import imagenet_params_figure, paper_macs_figure, paper_params_figure
 from densviz.ui import state
 from densviz.ui.session import Network
 from densviz.ui.state import CUSTOM
@@ -137,6 +138,34 @@ def design_space_view(net: Network) -> None:
         config={"displaylogo": False},
     )
     _front_table(found)
+    _paper_charts(net)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _paper(column: str, params: int, macs: int) -> tuple[go.Figure, go.Figure, go.Figure]:
+    return (
+        paper_params_figure(column, params),
+        paper_macs_figure(column, macs),
+        imagenet_params_figure(params),
+    )
+
+
+def _paper_charts(net: Network) -> None:
+    """The paper's Figure 3 with published errors, and this design as a line at its size (its error is unknown)."""
+    st.subheader("The paper's results, with your design's size")
+    st.caption(
+        "Published errors next to published sizes: Huang et al. 2017, Table 2 (CIFAR and SVHN) and torchvision's "
+        "ImageNet accuracies; your design is the dashed line: its error is not known until it is trained."
+    )
+    column = st.segmented_control(
+        "Data set", ["C10+", "C100+", "SVHN"], key="ds_paper_column", default="C10+", label_visibility="collapsed"
+    )
+    t = net.plan.totals
+    by_params, by_macs, imagenet = _paper(str(column or "C10+"), t.params, t.macs)
+    cols = st.columns(2)
+    cols[0].plotly_chart(by_params, width="stretch", config={"displaylogo": False}, key="ds_paper_params")
+    cols[1].plotly_chart(by_macs, width="stretch", config={"displaylogo": False}, key="ds_paper_macs")
+    st.plotly_chart(imagenet, width="stretch", config={"displaylogo": False}, key="ds_paper_imagenet")
 
 
 def _front_table(found: Exploration) -> None:
