@@ -1,0 +1,450 @@
+"""Where the time goes: the real model profiled per plan row, each row's rate and traffic on the roofline.
+
+Every plan row gets a ``torch.profiler.record_function`` range named by its
+module path (``features.denseblock2.denselayer7``), and inside it one range per
+step (``features.denseblock2.denselayer7:conv1``), opened and closed by forward
+hooks on the model's modules. The ranges partition the pass: each row runs
+from the end of the row before (the forward's start for the first) to its own
+module's end, so the block's closing concatenation is the next transition's
+(or ``features.norm5``'s) first step, and the functional ReLU and pooling
+after ``features.norm5`` are the classifier's; a dense layer's steps are its
+concatenation (up to ``norm1``), ``norm1+relu1``, ``conv1``, ``norm2+relu2``
+and ``conv2``. The same hooks mark each boundary's time (the clock on a CPU;
+a CUDA event on a GPU, so a row's time is the device's), so the rows' times
+add up to the instrumented pass.
+
+Bytes moved: see :func:`densviz.run.bandwidth.row_bytes`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from densviz.core.plan import ArchitecturePlan, LayerPlan, Role
+from densviz.run.bandwidth import device_bandwidth, observe_bandwidth, row_bytes
+from densviz.run.devices import Precision, autocast, check_precision, choose_device, synchronize
+from densviz.run.peak import observe_rate
+
+__all__ = ["ProfileOptions", "ProfileResult", "RowProfile", "profile_forward", "row_steps"]
+
+Marker = tuple[str, str]  # where a step ends: (module path, ``pre`` or ``post`` hook)
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """How to profile.
+
+    Attributes:
+        device, precision, channels_last, warmup: As ``densviz.run.timing.RunOptions``.
+        runs: Profiled passes (each after a plain pass, and one plain pass after the last).
+        threads: CPU threads; ``None`` keeps torch's setting.
+        trace: Whether to keep the profiler's Chrome trace (of the last profiled pass).
+    """
+
+    device: str = "auto"
+    precision: Precision = Precision.FP32
+    channels_last: bool = False
+    runs: int = 10
+    warmup: int = 2
+    threads: int | None = None
+    trace: bool = False
+
+
+@dataclass(frozen=True)
+class RowProfile:
+    """One plan row's measured time, rate and traffic.
+
+    Attributes:
+        name: Module path.
+        role: Its role's value (``stem``, ``dense_layer`` …).
+        block: Its dense block, or ``None``.
+        macs: Multiply-accumulates for the whole batch.
+        bytes_moved: Bytes read + written (see :func:`densviz.run.bandwidth.row_bytes`).
+        time_ms: Median over the profiled passes.
+        share: Its time over the rows' total.
+        steps: (step, median ms) of its steps, in order.
+    """
+
+    name: str
+    role: str
+    block: int | None
+    macs: int
+    bytes_moved: int
+    time_ms: float
+    share: float
+    steps: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def gflops(self) -> float:
+        """Achieved GFLOP/s (2 FLOPs per MAC)."""
+        return 2 * self.macs / (self.time_ms / 1e3) / 1e9 if self.time_ms > 0 else 0.0
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOPs per byte moved."""
+        return 2 * self.macs / self.bytes_moved if self.bytes_moved else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "block": self.block,
+            "time_ms": self.time_ms,
+            "share": self.share,
+            "gflops": self.gflops,
+            "macs": self.macs,
+            "bytes_moved": self.bytes_moved,
+            "intensity": self.intensity,
+            "steps": [{"step": s, "time_ms": t} for s, t in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """A profiled run: every row, the end-to-end latency beside their sum, and the roofline's two roofs."""
+
+    device: str
+    precision: Precision
+    channels_last: bool
+    batch: int
+    threads: int
+    runs: int
+    rows: tuple[RowProfile, ...]
+    end_to_end_ms: float
+    end_to_end_source: str
+    peak_gflops: float
+    peak_source: str
+    bandwidth_gbs: float
+    bandwidth_source: str
+    trace: bytes | None = field(default=None, repr=False)
+
+    @property
+    def total_ms(self) -> float:
+        """The rows' times added up."""
+        return sum(r.time_ms for r in self.rows)
+
+    @property
+    def ratio(self) -> float:
+        """The rows' total over the end-to-end latency."""
+        return self.total_ms / self.end_to_end_ms if self.end_to_end_ms else 0.0
+
+    def roof(self, intensity: float) -> float:
+        """The attainable GFLOP/s at ``intensity``: min(peak, bandwidth · intensity)."""
+        return min(self.peak_gflops, self.bandwidth_gbs * intensity)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (what ``densviz profile --json`` prints)."""
+        return {
+            "device": self.device,
+            "precision": self.precision.value,
+            "channels_last": self.channels_last,
+            "batch": self.batch,
+            "threads": self.threads,
+            "runs": self.runs,
+            "rows": [r.to_dict() for r in self.rows],
+            "total_ms": self.total_ms,
+            "end_to_end_ms": self.end_to_end_ms,
+            "end_to_end_source": self.end_to_end_source,
+            "ratio": self.ratio,
+            "peak_gflops": self.peak_gflops,
+            "peak_source": self.peak_source,
+            "bandwidth_gbs": self.bandwidth_gbs,
+            "bandwidth_source": self.bandwidth_source,
+        }
+
+
+def row_steps(plan: ArchitecturePlan, row: LayerPlan) -> list[tuple[str, Marker]]:
+    """A row's steps in order, each with the hook that ends it; the last ends at the row's own module."""
+    n = row.name
+    if row.role is Role.DENSE_LAYER:
+        steps = [("concat", (f"{n}.norm1", "pre")), ("norm1+relu1", (f"{n}.relu1", "post"))]
+        if plan.config.bn_size > 0:
+            steps += [
+                ("conv1", (f"{n}.conv1", "post")),
+                ("norm2+relu2", (f"{n}.relu2", "post")),
+                ("conv2", (n, "post")),
+            ]
+        else:
+            steps.append(("conv1", (n, "post")))
+        return steps
+    if row.role is Role.TRANSITION:
+        return [
+            ("concat", (f"{n}.norm", "pre")),
+            ("norm+relu", (f"{n}.relu", "post")),
+            ("conv", (f"{n}.conv", "post")),
+            ("pool", (n, "post")),
+        ]
+    if row.role is Role.FINAL_NORM:
+        return [("concat", (n, "pre")), ("norm", (n, "post"))]
+    if row.role is Role.CLASSIFIER:
+        return [("relu+pool", (n, "pre")), ("linear", (n, "post"))]
+    return [(row.kind.value, (n, "post"))]
+
+
+Segment = tuple[str, str, bool, bool]  # (row, step or "" for a row of one step, first of its row, last of its row)
+
+
+def _segments(plan: ArchitecturePlan) -> tuple[list[Segment], dict[Marker, int]]:
+    """Every step of a pass in order, and which segment each hook ends."""
+    segments: list[Segment] = []
+    ends: dict[Marker, int] = {}
+    for row in plan.layers:
+        steps = row_steps(plan, row)
+        for j, (step, marker) in enumerate(steps):
+            ends[marker] = len(segments)
+            segments.append((row.name, step if len(steps) > 1 else "", j == 0, j == len(steps) - 1))
+    return segments, ends
+
+
+class _Marks:
+    """Forward hooks that mark every step's end, and open and close the profiler's ranges there."""
+
+    def __init__(self, model: nn.Module, plan: ArchitecturePlan, device: torch.device) -> None:
+        self.device = device
+        self.segments, ends = _segments(plan)
+        modules = dict(model.named_modules())
+        missing = [m for m, _ in ends if m not in modules]
+        if missing:
+            raise ValueError(f"the model has no module {missing[0]} that the plan names")
+        self.handles = [model.register_forward_pre_hook(lambda _m, _a: self._hit(-1))]
+        for (path, kind), i in ends.items():
+            hit: Callable[..., None] = lambda *_a, i=i: self._hit(i)  # noqa: E731
+            register = modules[path].register_forward_pre_hook if kind == "pre" else modules[path].register_forward_hook
+            self.handles.append(register(hit))
+        self.stamps: list[Any] = []
+        self.open: list[Any] = []
+        self.enabled = True
+
+    def _stamp(self) -> Any:
+        if self.device.type == "cuda":
+            event = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            event.record()
+            return event
+        synchronize(self.device)
+        return time.perf_counter()
+
+    def _enter(self, name: str) -> None:
+        rf = torch.profiler.record_function(name)
+        rf.__enter__()  # type: ignore[no-untyped-call]
+        self.open.append(rf)
+
+    def _hit(self, i: int) -> None:
+        """Segment ``i`` ended (``-1``: the pass began): close its ranges, mark the time, open the next ones."""
+        if not self.enabled:
+            return
+        if i >= 0:
+            row, step, _, last = self.segments[i]
+            for _ in range(int(bool(step)) + int(last)):
+                self.open.pop().__exit__(None, None, None)
+        self.stamps.append(self._stamp())
+        if i + 1 < len(self.segments):
+            row, step, first, _ = self.segments[i + 1]
+            if first:
+                self._enter(row)
+            if step:
+                self._enter(f"{row}:{step}")
+
+    def times_ms(self) -> list[float]:
+        """The last pass's segment times, in ms; then forget its stamps."""
+        stamps, self.stamps = self.stamps, []
+        if len(stamps) != len(self.segments) + 1:
+            raise RuntimeError(f"{len(stamps) - 1} of {len(self.segments)} profiled steps ran")
+        if self.device.type == "cuda":
+            synchronize(self.device)
+            return [a.elapsed_time(b) for a, b in itertools.pairwise(stamps)]
+        return [(b - a) * 1e3 for a, b in itertools.pairwise(stamps)]
+
+    def remove(self) -> None:
+        """Take the hooks out."""
+        for h in self.handles:
+            h.remove()
+
+
+def _plain_passes(model: nn.Module, x: Tensor, device: torch.device, precision: Precision, n: int) -> list[float]:
+    """``n`` passes without hooks or profiler, each timed by the clock and waited for, in ms."""
+    out = []
+    with torch.inference_mode(), autocast(device, precision):
+        for _ in range(n):
+            start = time.perf_counter()
+            model(x)
+            synchronize(device)
+            out.append((time.perf_counter() - start) * 1e3)
+    return out
+
+
+def _profiled_pass(
+    model: nn.Module, marks: _Marks, x: Tensor, device: torch.device, precision: Precision, trace: bool
+) -> tuple[list[float], bytes | None]:
+    """One pass under ``torch.profiler``: its segment times, and its Chrome trace when asked for."""
+    cuda = [torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else []
+    activities = [torch.profiler.ProfilerActivity.CPU, *cuda]
+    with torch.profiler.profile(activities=activities) as prof:
+        with torch.inference_mode(), autocast(device, precision):
+            model(x)
+        synchronize(device)
+    times = marks.times_ms()
+    if not trace:
+        return times, None
+    with tempfile.TemporaryDirectory(prefix="densviz-trace-") as tmp:
+        path = Path(tmp) / "trace.json"
+        prof.export_chrome_trace(str(path))
+        return times, path.read_bytes()
+
+
+def _interleaved(
+    model: nn.Module, plan: ArchitecturePlan, x: Tensor, device: torch.device, options: ProfileOptions
+) -> tuple[list[float], list[list[float]], bytes | None]:
+    """``runs`` times a plain pass then a profiled one, and a last plain pass: (plain ms, segment ms, last trace).
+
+    A profiled pass first, untimed, warms the profiler and the hooks; the trace
+    is the last profiled pass's, one range per plan row.
+    """
+    marks = _Marks(model, plan, device)
+    plain: list[float] = []
+    passes: list[list[float]] = []
+    trace = None
+    try:
+        _profiled_pass(model, marks, x, device, options.precision, False)
+        for i in range(options.runs):
+            marks.enabled = False
+            plain += _plain_passes(model, x, device, options.precision, 1)
+            marks.enabled = True
+            times, trace = _profiled_pass(
+                model, marks, x, device, options.precision, options.trace and i == options.runs - 1
+            )
+            passes.append(times)
+        marks.enabled = False
+        plain += _plain_passes(model, x, device, options.precision, 1)
+    finally:
+        marks.remove()
+    return plain, passes, trace
+
+
+def _rows(plan: ArchitecturePlan, segments: list[Segment], passes: list[list[float]], element: int) -> list[RowProfile]:
+    """Each row's median time and its steps', from the segment times of every pass."""
+    medians = [statistics.median(p[i] for p in passes) for i in range(len(segments))]
+    by_row: dict[str, list[tuple[str, float]]] = {}
+    per_pass: dict[str, list[float]] = {}
+    for i, (row, step, _, _) in enumerate(segments):
+        by_row.setdefault(row, []).append((step, medians[i]))
+        per_pass.setdefault(row, [0.0] * len(passes))
+        for k, p in enumerate(passes):
+            per_pass[row][k] += p[i]
+    times = {row: statistics.median(ts) for row, ts in per_pass.items()}
+    total = sum(times.values())
+    batch = plan.input.batch
+    return [
+        RowProfile(
+            r.name,
+            r.role.value,
+            r.block,
+            r.macs * batch,
+            row_bytes(plan, r, element),
+            times[r.name],
+            times[r.name] / total if total else 0.0,
+            tuple((s, t) for s, t in by_row[r.name] if s),
+        )
+        for r in plan.layers
+    ]
+
+
+def _with_roofs(
+    rows: list[RowProfile],
+    plan: ArchitecturePlan,
+    device: torch.device,
+    options: ProfileOptions,
+    threads: int,
+    plain: list[float],
+    trace: bytes | None,
+) -> ProfileResult:
+    """The result, with the peak and bandwidth raised to any row that beats them (no point above the roof)."""
+    drawn = [r for r in rows if r.macs > 0 and r.time_ms > 0]
+    fastest = max((r.gflops for r in drawn), default=0.0)
+    whole = 2 * plan.totals.macs * plan.input.batch / (statistics.median(plain) / 1e3) / 1e9
+    peak = observe_rate(str(device), options.precision, threads, max(fastest, whole))
+    bandwidth = device_bandwidth(str(device), threads)
+    busiest = max(drawn, key=lambda r: r.bytes_moved / r.time_ms, default=None)
+    if busiest is not None:
+        gbs = busiest.bytes_moved / (busiest.time_ms / 1e3) / 1e9
+        bandwidth = observe_bandwidth(str(device), threads, gbs, busiest.name)
+    return ProfileResult(
+        device=str(device),
+        precision=options.precision,
+        channels_last=options.channels_last,
+        batch=plan.input.batch,
+        threads=threads,
+        runs=options.runs,
+        rows=tuple(rows),
+        end_to_end_ms=statistics.median(plain),
+        end_to_end_source=(
+            f"median of {len(plain)} plain passes (no hooks, no profiler) in the same process, one right before "
+            "each profiled pass and one after the last, same model, input and settings; clock read around each pass"
+        ),
+        peak_gflops=peak.gflops,
+        peak_source=peak.source,
+        bandwidth_gbs=bandwidth.gbs,
+        bandwidth_source=bandwidth.source,
+        trace=trace,
+    )
+
+
+def profile_forward(
+    model: nn.Module,
+    plan: ArchitecturePlan,
+    x: Tensor,
+    options: ProfileOptions,
+    progress: Callable[[str], None] | None = None,
+) -> ProfileResult:
+    """Profile ``model`` on ``x`` per plan row, beside its end-to-end latency and this device's roofs.
+
+    The end-to-end latency is the median of ``runs + 1`` plain passes (no
+    hooks, no profiler), one right before each profiled pass and one after
+    the last, with the same model, input, precision, layout and threads: the
+    plain and profiled passes alternate, so a machine that slows down slows
+    both alike. The trace is the last profiled pass's.
+
+    Args:
+        model: The built network (moved to the device here, put in eval mode).
+        plan: Its plan (rows, MACs, shapes).
+        x: Input, (N, C, H, W), on the CPU.
+        options: Device, precision, layout, passes, threads, whether to keep the trace.
+        progress: Called with a short sentence before each step.
+
+    Raises:
+        ConfigError: for a device or precision this machine lacks.
+    """
+    say = progress or (lambda _msg: None)
+    device = choose_device(options.device)
+    check_precision(device, options.precision)
+    before_threads = torch.get_num_threads()
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    threads = torch.get_num_threads()
+    try:
+        say(f"moving the model to {device}")
+        model = model.to(device).eval()
+        x = x.to(device)
+        if options.channels_last:
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            x = x.contiguous(memory_format=torch.channels_last)
+        say(f"warming up ({options.warmup} passes)")
+        _plain_passes(model, x, device, options.precision, options.warmup)
+        say(f"timing {options.runs} profiled passes, each between two plain ones")
+        plain, passes, trace = _interleaved(model, plan, x, device, options)
+        element = 4 if options.precision is Precision.FP32 else 2
+        rows = _rows(plan, _segments(plan)[0], passes, element)
+        say("measuring this device's peak and memory bandwidth (once per precision and thread count)")
+        return _with_roofs(rows, plan, device, options, threads, plain, trace)
+    finally:
+        torch.set_num_threads(before_threads)
