@@ -105,6 +105,7 @@ def _settle(page: Any) -> None:
     page.wait_for_timeout(700)
 
 
+@pytest.mark.slow  # two full walks of every view (about 45 s): `make test-slow` and CI run them
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_view_fits_the_screen(server: str, size: str) -> None:
     from playwright.sync_api import expect, sync_playwright
