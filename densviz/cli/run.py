@@ -1,11 +1,19 @@
-"""``densviz run``: build the model and time a real forward pass on this machine's device."""
+"""``densviz run``: build the model and time a real forward pass on this machine's device.
+
+A run refused for its time, or stopped at its time limit, exits 2 with the
+sentence (``densviz.run.limit``). Ctrl-C stops it after the pass in flight
+(a second Ctrl-C at once) and exits 130 with a sentence.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +166,47 @@ def _print_text(result: Any, plan: ArchitecturePlan, training: dict[str, int] | 
     return 1
 
 
+_INTERRUPTED = 130
+"""The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets (the run stops after the pass in flight); a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield stop
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        note("stopping after the pass in flight (Ctrl-C again to stop at once).")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _timed(run: Callable[[threading.Event], Any]) -> Any:
+    """``run(stop)`` with Ctrl-C stopping it; ``None`` when it was stopped so (after saying so on stderr)."""
+    from densviz.run.timing import RunStoppedError
+
+    try:
+        with _stop_on_interrupt() as stop:
+            return run(stop)
+    except RunStoppedError as err:
+        if not err.asked:
+            raise  # the time limit: a ConfigError, exit 2
+        print(f"densviz: error: {err} (Ctrl-C)", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("densviz: error: interrupted in the middle of a pass (Ctrl-C twice); nothing was kept.", file=sys.stderr)
+    return None
+
+
 def command(args: argparse.Namespace) -> int:
     """Run ``densviz run``; return its exit status."""
     from densviz.run import build_for_run, choose_device, precision_note, run_forward, training_step_peak
@@ -172,7 +221,13 @@ def command(args: argparse.Namespace) -> int:
     where = choose_device(options.device)
     if slow := precision_note(where, options.precision):
         note(f"{options.precision.value} on {where} is {slow}.")
-    result = run_forward(model, plan, x, options, progress=progress, weights=weights, classes=classes)
+    result = _timed(
+        lambda stop: run_forward(
+            model, plan, x, options, progress=progress, weights=weights, classes=classes, stop=stop
+        )
+    )
+    if result is None:
+        return _INTERRUPTED
     training = training_step_peak(cfg, spec, result.device) if args.training_memory else None
     if args.json:
         return _print_json(result, plan, training)

@@ -1,4 +1,4 @@
-"""The timed forward pass: run options, the result, shape checks.
+"""The timed forward pass: run options, the result, shape checks, the time limit.
 
 A run reports latency, throughput, the achieved GFLOP/s from the plan's MACs
 against this device's peak in the same precision (the best of several
@@ -6,13 +6,24 @@ measured kernels, or a faster earlier run: see ``densviz.run.peak``), the
 peak memory by the allocator's accounting beside the plan's estimate, the
 output's top-5 (named where the classes are known, with the weights it ran
 with), and every module's measured output shape against the plan.
+
+A run has a time limit (``RunOptions.max_seconds``), kept twice. Before the
+model is placed, a run that would exceed it even at twice the device's peak
+is refused; then a short probe measures passes of the real model on the
+device (``densviz.run.probe``) and a run whose passes, at the measured time,
+would exceed it is refused, with the measurement in the sentence. While it
+runs, the clock is read between passes (a pass cannot be interrupted): at the
+limit, or when the caller's ``stop`` event is set, the run stops there and
+raises :class:`RunStoppedError`; the passes done are discarded (part of a run
+is no measure of it: its warm-up may be unfinished, and a run stopped by the
+clock ran slower than measured, so its timings are suspect too).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-import time
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.config import DenseNetConfig, InputSpec
 from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.settings import SETTINGS
@@ -33,13 +44,16 @@ from densviz.run.devices import (
     choose_device,
     synchronize,
 )
+from densviz.run.limit import Passes, RunStoppedError, check_at_peak, check_measured, now
 from densviz.run.memory import forward_peak_memory
-from densviz.run.peak import device_peak, observe_rate
+from densviz.run.peak import observe_rate
+from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
 from densviz.run.weights import RANDOM_WEIGHTS
 
 __all__ = [
     "RunOptions",
     "RunResult",
+    "RunStoppedError",
     "ShapeCheck",
     "build_for_run",
     "run_forward",
@@ -57,9 +71,9 @@ class RunOptions:
         runs: Timed repetitions (after warm-up).
         warmup: Untimed repetitions first.
         threads: CPU threads; ``None`` leaves torch's setting.
-        max_seconds: Refuse, before running, a run estimated to take longer
-            (from the plan's MACs and a quarter of the device's peak);
-            ``None`` for no limit.
+        max_seconds: The run's time limit: a run estimated (from a measured
+            probe) to take longer is refused before it starts, and one that
+            reaches it stops between two passes; ``None`` for no limit.
     """
 
     device: str = SETTINGS["device"].default
@@ -216,29 +230,6 @@ def _plan_shapes(plan: ArchitecturePlan) -> list[tuple[str, tuple[int, ...]]]:
     return out
 
 
-def _check_time_budget(
-    plan: ArchitecturePlan, batch: int, options: RunOptions, device: torch.device, threads: int
-) -> None:
-    """Refuse, before anything runs, a run estimated to take longer than ``options.max_seconds``."""
-    if options.max_seconds is None:
-        return
-    peak_now = device_peak(str(device), options.precision, threads).gflops
-    passes = options.runs + options.warmup + 2  # and the shape check's and the memory's
-    work = 2 * plan.totals.macs * batch * passes / 1e9  # GFLOP
-    estimate = work / (0.25 * peak_now)  # DenseNet-121 reaches 40% of the peak on a CPU core, small inputs less
-    if estimate > options.max_seconds:
-        raise ConfigError(
-            "runs",
-            options.runs,
-            "",
-            message=(
-                f"this run would take about {estimate:.0f} s ({passes} passes of {work / passes:.1f} GFLOP at ≈ "
-                f"{0.25 * peak_now:.0f} GFLOP/s on {device}), over the {options.max_seconds:.0f} s limit; "
-                "lower the runs, the batch or the input size."
-            ),
-        )
-
-
 def _place(model: nn.Module, x: Tensor, device: torch.device, channels_last: bool) -> tuple[nn.Module, Tensor]:
     """The model in eval mode and the input, on the device and in the memory format of the run."""
     model = model.to(device).eval()
@@ -250,7 +241,7 @@ def _place(model: nn.Module, x: Tensor, device: torch.device, channels_last: boo
 
 
 def _check_shapes(
-    model: nn.Module, plan: ArchitecturePlan, x: Tensor, device: torch.device, precision: Precision
+    model: nn.Module, plan: ArchitecturePlan, x: Tensor, device: torch.device, precision: Precision, passes: Passes
 ) -> tuple[ShapeCheck, ...]:
     """One untimed pass with hooks that record every planned module's output shape."""
     shapes: dict[str, tuple[int, ...]] = {}
@@ -263,30 +254,68 @@ def _check_shapes(
                 shapes[name] = tuple(out.shape)
 
             handles.append(modules[name].register_forward_hook(record))
-    with torch.inference_mode(), autocast(device, precision):
-        model(x)
-    for h in handles:
-        h.remove()
+    try:
+        passes.check()
+        with torch.inference_mode(), autocast(device, precision):
+            model(x)
+        synchronize(device)
+    finally:
+        for h in handles:
+            h.remove()
+    passes.passed()
     return tuple(ShapeCheck(name, planned, shapes.get(name)) for name, planned in _plan_shapes(plan))
 
 
 def _time_passes(
-    model: nn.Module, x: Tensor, device: torch.device, options: RunOptions, say: Callable[[str], None]
+    model: nn.Module,
+    x: Tensor,
+    device: torch.device,
+    options: RunOptions,
+    say: Callable[[str], None],
+    passes: Passes,
 ) -> tuple[list[float], Tensor]:
     """Warm up, then time ``options.runs`` passes: (latencies in ms, the last logits)."""
     say(f"warming up ({options.warmup} passes)")
     latencies: list[float] = []
     with torch.inference_mode(), autocast(device, options.precision):
         for _ in range(options.warmup):
+            passes.check()
             model(x)
-        synchronize(device)
+            synchronize(device)  # each pass ends before the clock is read for the next
+            passes.passed()
         say(f"timing {options.runs} passes")
         for _ in range(options.runs):
-            start = time.perf_counter()
+            passes.check()
+            start = now()
             logits = model(x)
             synchronize(device)
-            latencies.append((time.perf_counter() - start) * 1e3)
+            latencies.append((now() - start) * 1e3)
+            passes.passed()
     return latencies, logits
+
+
+def _placed_within_limit(
+    model: nn.Module,
+    plan: ArchitecturePlan,
+    x: Tensor,
+    options: RunOptions,
+    device: torch.device,
+    threads: int,
+    started: float,
+    say: Callable[[str], None],
+) -> tuple[nn.Module, Tensor]:
+    """The model and input on the device, once the run is known to fit its time limit (else ``ConfigError``)."""
+    say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
+    check_at_peak(plan, x.shape[0], options, device, threads)
+    say(f"moving the model to {device}")
+    model, x = _place(model, x, device, options.channels_last)
+    if options.max_seconds is not None:
+        say("timing a few short passes to estimate the run's time")
+        budget = min(PROBE_SECONDS, options.max_seconds / 20)  # at most 5% of the limit
+        probe = probe_pass(model, x, plan.config, device, options.precision, budget=budget, clock=now)
+        say(f"about {format_seconds(probe.pass_seconds)} a pass ({probe.describe()})")
+        check_measured(probe, options, device, now() - started)
+    return model, x
 
 
 def _memory_estimate(plan: ArchitecturePlan, precision: Precision) -> tuple[int, str]:
@@ -329,6 +358,8 @@ def run_forward(
     *,
     weights: str = RANDOM_WEIGHTS,
     classes: Sequence[str] | None = None,
+    stop: threading.Event | None = None,
+    on_pass: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Time forward passes of ``model`` on ``x`` and check every output shape.
 
@@ -336,11 +367,21 @@ def run_forward(
         model: The built network (moved to the device here, put in eval mode).
         plan: Its plan (for the MACs, the shapes and the memory estimate).
         x: Input, (N, C, H, W) on the CPU.
-        options: Device, precision, memory format, runs.
+        options: Device, precision, memory format, runs, time limit.
         progress: Called with a short sentence before each step.
         weights: What the model's weights are (a file's name), for the report.
         classes: The classes' names where they are known, one per output.
+        stop: When set, the run stops before its next pass (the pass in
+            flight finishes) and raises :class:`RunStoppedError`.
+        on_pass: Called after every pass with (passes done, passes in all);
+            it may set ``stop``, or raise to end the run there.
+
+    Raises:
+        ConfigError: before the run, when it would exceed ``options.max_seconds``
+            (the sentence gives the measured pass), or for a precision the device lacks.
+        RunStoppedError: stopped between two passes (the time limit, or ``stop``); nothing is kept.
     """
+    started = now()
     say = progress or (lambda _msg: None)
     names = _classes(plan, classes)
     device = choose_device(options.device)
@@ -348,15 +389,15 @@ def run_forward(
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     threads = torch.get_num_threads()
-    say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
-    _check_time_budget(plan, x.shape[0], options, device, threads)
-    say(f"moving the model to {device}")
-    model, x = _place(model, x, device, options.channels_last)
+    model, x = _placed_within_limit(model, plan, x, options, device, threads, started, say)
+    passes = Passes(options, started, stop, on_pass)
     say("checking every module's output shape")
-    checks = _check_shapes(model, plan, x, device, options.precision)
-    latencies, logits = _time_passes(model, x, device, options, say)
+    checks = _check_shapes(model, plan, x, device, options.precision, passes)
+    latencies, logits = _time_passes(model, x, device, options, say, passes)
     say("measuring the peak memory of one more pass")
+    passes.check()
     memory, memory_source = forward_peak_memory(model, x, device, options.precision)
+    passes.passed()
     estimate, estimate_source = _memory_estimate(plan, options.precision)
     median = statistics.median(latencies)
     gflops = 2 * plan.totals.macs * x.shape[0] / (median / 1e3) / 1e9

@@ -6,21 +6,29 @@ session for the feature-map explorer and the weights download. What is shown
 carries the settings that produced it (device, precision, layout, batch,
 input, weights); results of other settings are marked as an earlier run's,
 and those of another network are not shown.
+
+A run goes in the script's thread, and can be stopped between two passes (a
+pass cannot be interrupted): the Stop button shown while it runs, like any
+change on the page, Streamlit's own Stop or the end of the session, asks the
+script to end; the progress bar updated after each pass is where Streamlit
+raises that in the script, so the run ends after the pass in flight, and an
+event passed to the run is set when the script is left, whatever the reason.
+The next rerun says how far the run got; its timings are discarded.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
-from densviz.core.memory import MemoryEstimate
-from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.settings import SETTINGS
-from densviz.core.units import format_bytes
 from densviz.run import (
     DIGIT_CLASSES,
     MAX_IMAGE_BYTES,
@@ -33,8 +41,6 @@ from densviz.run import (
     WeightsError,
     available_devices,
     build_for_run,
-    capture_feature_maps,
-    feature_grid,
     load_image,
     load_weights,
     precision_note,
@@ -44,10 +50,11 @@ from densviz.run import (
     sample_images,
     save_weights,
     supported_precisions,
-    training_step_peak,
 )
+from densviz.run.timing import RunStoppedError
 from densviz.ui import session
 from densviz.ui.controls import control
+from densviz.ui.forward_results import feature_maps, results, training
 from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
 
@@ -59,19 +66,6 @@ _SOURCE_LABELS = {
     "upload": "upload a PNG/JPEG",
     "random": "random tensor",
 }
-_TRAIN_BATCH = 8
-
-
-def _feature_layers(plan: ArchitecturePlan) -> list[str]:
-    """Modules worth looking at, in forward order: stem, every dense layer, each block's output, transitions."""
-    last_layer = {f"{b.name}.denselayer{b.layers}": b.name for b in plan.blocks}
-    names: list[str] = []
-    for r in plan.layers:
-        if r.kind in (LayerKind.CONV, LayerKind.POOL, LayerKind.DENSE_LAYER, LayerKind.TRANSITION):
-            names.append(r.name)
-        if r.name in last_layer:
-            names.append(last_layer[r.name])  # the block's concatenated output
-    return names
 
 
 @dataclass(frozen=True)
@@ -106,16 +100,6 @@ class _RunKey:
         """The settings that differ from ``other``'s, by name."""
         words = {"channels_last": "layout", "hw": "input size", "source": "input"}
         return [words.get(f.name, f.name) for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
-
-
-@dataclass(frozen=True)
-class _TrainingStep:
-    """A training-step measurement and the estimate beside it, for one network and input size."""
-
-    config: DenseNetConfig
-    hw: tuple[int, int]
-    measured: dict[str, int]
-    estimate: MemoryEstimate
 
 
 def _weights(net: Network) -> _Weights | None:
@@ -169,10 +153,65 @@ def _picture(net: Network, spec: InputSpec, source: str) -> torch.Tensor:
     return preprocess(sample_images()[source], spec, cfg.in_channels)
 
 
+@dataclass
+class _Progress:
+    """How far the latest run got: the settings it ran with, passes done of all, whether it ended in the script."""
+
+    key: _RunKey
+    done: int = 0
+    total: int = 0
+    ended: bool = False
+
+
+def pass_watcher(stop: threading.Event, bar: Any, progress: _Progress) -> Callable[[int, int], None]:
+    """What the run calls after each pass: counts it and moves the progress bar.
+
+    Moving the bar sends Streamlit a message, and that is where Streamlit raises
+    its stop or rerun in the script (Stop pressed, a widget changed, the session
+    ended), so the run ends after the pass in flight. Called from a thread with
+    no script behind it (the session is gone), it sets ``stop`` instead.
+    The bar moves once per percent, so a run of many short passes sends at most
+    a hundred messages.
+    """
+    shown = [-1]
+
+    def on_pass(done: int, total: int) -> None:
+        progress.done, progress.total = done, total
+        if get_script_run_ctx(suppress_warning=True) is None:
+            stop.set()
+            return
+        percent = 100 * done // max(total, 1)
+        if percent != shown[0]:
+            shown[0] = percent
+            bar.progress(done / max(total, 1), text=f"Pass {done} of {total}")
+
+    return on_pass
+
+
+def _interrupted() -> str | None:
+    """What became of the latest run, when it was interrupted before it ended (said once); marks its settings."""
+    progress = st.session_state.get("forward_progress")
+    if not isinstance(progress, _Progress) or progress.ended:
+        return None
+    progress.ended = True
+    st.session_state["forward_failed"] = progress.key
+    got = f" after {progress.done} of {progress.total} passes" if progress.total else ""
+    return (
+        f"The last run stopped{got}, before it finished (Stop was pressed, or the page changed while it ran); "
+        "its timings were discarded."
+    )
+
+
 def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKey) -> None:
     """Build, load and run; store the result under ``key``, or show why it failed (open, below the steps)."""
     spec = InputSpec(batch=batch, height=net.input.height, width=net.input.width)
     failure: tuple[str, str] | None = None
+    progress = _Progress(key)
+    st.session_state["forward_progress"] = progress
+    stop = threading.Event()
+    left, right = st.columns([1, 6], vertical_alignment="center")
+    stop_slot, bar = left.empty(), right.empty()  # Stop and the passes done, while the run goes
+    stop_slot.button("Stop", key="forward_stop", icon=":material/stop:", help="stops the run after the pass in flight")
     with st.status("Running the network…", expanded=True) as status:
         try:
             status.write("building the model")
@@ -184,7 +223,20 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
                 classes = weights.classes or report.classes
             status.write("preparing the input")
             x, labels = _input(net, spec, source)
-            result = run_forward(model, plan, x, options, progress=status.write, weights=key.weights, classes=classes)
+            watch = pass_watcher(stop, bar, progress)
+            result = run_forward(
+                model,
+                plan,
+                x,
+                options,
+                progress=status.write,
+                weights=key.weights,
+                classes=classes,
+                stop=stop,
+                on_pass=watch,
+            )
+        except RunStoppedError as err:
+            failure = ("The run stopped", str(err)[:1].upper() + str(err)[1:])
         except (ConfigError, ImageError, WeightsError) as err:
             failure = ("The run did not start", str(err)[:1].upper() + str(err)[1:])
         except torch.OutOfMemoryError:
@@ -192,162 +244,21 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
                 "Out of memory",
                 f"{options.device} ran out of memory for batch {batch}; lower the batch or run on the CPU.",
             )
+        finally:
+            stop.set()  # the script is left (Streamlit's stop or rerun included): no pass may follow
+        progress.ended = True
         if failure is None:
             status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
         else:
             status.update(label=failure[0], state="error", expanded=True)
+    stop_slot.empty()
+    bar.empty()
     if failure is not None:
         st.session_state["forward_failed"] = key  # what is shown below is no longer the latest run with these settings
         st.error(plain(failure[1]))
         return
     st.session_state.pop("forward_failed", None)
     st.session_state["forward"] = {"key": key, "result": result, "model": model, "input": x[:1], "labels": labels}
-
-
-def _metrics(result: RunResult) -> None:
-    """Latency, throughput, compute, the fraction of the peak and the peak memory, with how each was found."""
-    cols = st.columns(5)
-    cols[0].metric(
-        "Median latency",
-        f"{result.median_ms:.1f} ms",
-        help=f"p90 {result.p90_ms:.1f} ms over {len(result.latencies_ms)} runs",
-    )
-    cols[1].metric("Throughput", f"{result.images_per_s:.1f} img/s", help=f"batch {result.batch}")
-    cols[2].metric("Compute", f"{result.gflops:.1f} GF/s", help="GFLOP/s: 2 × the plan's MACs × batch / median latency")
-    cols[3].metric(
-        "Of the device's peak",
-        f"{result.fraction_of_peak:.0%}",
-        help=f"{result.gflops:.1f} of {result.peak_gflops:.1f} GFLOP/s. The peak: {result.peak_source}.",
-    )
-    cols[4].metric(
-        "Peak memory",
-        format_bytes(result.peak_memory_bytes),
-        delta=f"{format_bytes(result.estimated_peak_memory_bytes)} estimated",
-        delta_color="off",
-        delta_arrow="off",
-        help=f"Measured: {result.memory_source}. Estimated: {result.estimate_source}.",
-    )
-    st.caption(
-        f"Peak: {result.peak_gflops:.1f} GFLOP/s ({result.peak_source}). "
-        f"Peak memory: {format_bytes(result.peak_memory_bytes)} measured ({result.memory_source}); "
-        f"{format_bytes(result.estimated_peak_memory_bytes)} estimated ({result.estimate_source})."
-    )
-
-
-def _top5(result: RunResult, labels: list[int] | None) -> None:
-    """The first image's five best classes, named where the classes are known, and what they mean."""
-    st.markdown("**Top-5 of the first image**")
-    st.dataframe(
-        [{"class": result.classes[c] if result.classes else c, "probability": f"{p:.2%}"} for c, p in result.top5],
-        hide_index=True,
-        width="stretch",
-    )
-    if labels and result.top5:
-        said = result.classes[result.top5[0][0]] if result.classes else str(result.top5[0][0])
-        st.caption(
-            f"The first digit is a **{labels[0]}**; the network says {said}."
-            + ("" if said == str(labels[0]) else " (wrong)")
-        )
-    if result.top5_note:
-        st.caption(f":material/casino: {result.top5_note} Load a checkpoint for real predictions.")
-    elif not result.classes:
-        st.caption(f"Weights: {result.weights}. Classes by index: their names are not known here.")
-
-
-def _results(result: RunResult, labels: list[int] | None) -> None:
-    _metrics(result)
-    if result.shapes_ok:
-        st.success(
-            f"Verified on {result.device}: all {len(result.shapes)} module outputs have the planned shape.",
-            icon=":material/verified:",
-        )
-    else:
-        bad = [s for s in result.shapes if not s.ok]
-        st.error(
-            f"{len(bad)} module outputs differ from the plan, e.g. {bad[0].name}: planned {bad[0].planned}, measured {bad[0].measured}."
-        )
-    left, right = st.columns([1, 2])
-    with left:
-        _top5(result, labels)
-    with right, st.expander("Measured shapes, module by module"):
-        st.dataframe(
-            [
-                {
-                    "module": s.name,
-                    "planned": "×".join(map(str, s.planned)),
-                    "measured": "×".join(map(str, s.measured or ())),
-                    "ok": s.ok,
-                }
-                for s in result.shapes
-            ],
-            hide_index=True,
-            width="stretch",
-            height=300,
-        )
-
-
-def _feature_maps(net: Network, state: dict[str, Any]) -> None:
-    st.markdown("**Feature maps** of the first image")
-    layers = _feature_layers(net.plan)
-    default = next((n for n in layers if n.endswith("denselayer2")), layers[0])
-    if st.session_state.get("forward_layer") not in layers:
-        st.session_state["forward_layer"] = default
-    name = st.selectbox("Layer", layers, key="forward_layer")
-    maps = capture_feature_maps(state["model"], state["input"], [name])[name]
-    if maps.inherited is not None:
-        cols = st.columns(2)
-        cols[0].image(
-            feature_grid(maps.inherited),
-            caption=f"reused: the {maps.inherited.shape[0]} maps it reads (block input and every earlier layer; first 64)",
-            clamp=True,
-            width="stretch",
-        )
-        cols[1].image(
-            feature_grid(maps.output),
-            caption=f"new: its k = {maps.output.shape[0]} maps, appended to the concatenation",
-            clamp=True,
-            width="stretch",
-        )
-    else:
-        c, h, w = maps.output.shape
-        st.image(
-            feature_grid(maps.output),
-            caption=f"{name}: {c} maps of {h}×{w} (first 64), each scaled to its own range",
-            clamp=True,
-            width="content" if h * w < 64 * 64 else "stretch",
-        )
-
-
-def _training(net: Network) -> None:
-    st.markdown("**One training step: naive vs memory-efficient**")
-    spec = InputSpec(batch=_TRAIN_BATCH, height=net.input.height, width=net.input.width)
-    if st.button(
-        f"Measure at batch {_TRAIN_BATCH}",
-        key="forward_train",
-        help="runs a forward and backward step twice, each in a fresh process (takes a few seconds)",
-    ):
-        with st.spinner("Measuring two training steps…"):
-            try:
-                plan = checked_plan(net.config, spec)
-                st.session_state["forward_training"] = _TrainingStep(
-                    net.config, spec.hw, training_step_peak(net.config, spec), plan.memory
-                )
-            except ConfigError as err:
-                st.error(plain(err))
-    saved: _TrainingStep | None = st.session_state.get("forward_training")
-    if saved and (saved.config, saved.hw) == (net.config, spec.hw):
-        measured, estimate = saved.measured, saved.estimate
-        rows = [
-            ("naive", measured["naive"], estimate.training_naive_bytes),
-            ("memory-efficient", measured["efficient"], estimate.training_efficient_bytes),
-        ]
-        st.dataframe(
-            [{"implementation": n, "measured": format_bytes(m), "estimated": format_bytes(e)} for n, m, e in rows],
-            hide_index=True,
-        )
-        st.caption(
-            f"Measured: peak above the process's level before the step; memory-efficient uses {measured['efficient'] / max(measured['naive'], 1):.0%} of naive."
-        )
 
 
 def device_select(where: Any, key: str) -> str:
@@ -422,8 +333,8 @@ def _shown(net: Network, current: _RunKey) -> None:
             icon=":material/history:",
         )
     st.caption(f"Shown: the run on {plain(stored.describe(f'{result.device_name} ({result.device})'))}")
-    _results(result, state.get("labels"))
-    _feature_maps(net, state)
+    results(result, state.get("labels"))
+    feature_maps(net, state)
     st.download_button(
         "Download these weights (.safetensors)",
         data=lambda: save_weights(state["model"], classes=result.classes),
@@ -437,11 +348,14 @@ def forward_view(net: Network) -> None:
     """Run the current network for real, with its timings, shapes and feature maps."""
     options, batch, source = _controls(net)
     key = _run_key(net, options, batch, source)
+    interrupted = _interrupted()
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="forward_run"):
         _run(net, options, batch, source, key)
+    elif interrupted:
+        st.info(interrupted, icon=":material/stop_circle:")
     weights = _weights(net)
     if weights is not None and st.session_state.get("forward_weights") is None:
         st.caption(f":material/model_training: Runs load the {weights.label}.")
     _shown(net, key)
     st.divider()
-    _training(net)
+    training(net)

@@ -1,0 +1,195 @@
+"""The Forward pass view's results: the run's figures, its top-5 and shapes, feature maps, a training step.
+
+What :mod:`densviz.ui.forward` shows under its controls once a run has
+finished (and the training-step measurement below it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.memory import MemoryEstimate
+from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
+from densviz.core.units import format_bytes
+from densviz.run import RunResult, capture_feature_maps, feature_grid, training_step_peak
+from densviz.ui.session import Network
+from densviz.ui.text import plain
+
+__all__ = ["TrainingStep", "feature_maps", "results", "training"]
+
+_TRAIN_BATCH = 8
+
+
+def _feature_layers(plan: ArchitecturePlan) -> list[str]:
+    """Modules worth looking at, in forward order: stem, every dense layer, each block's output, transitions."""
+    last_layer = {f"{b.name}.denselayer{b.layers}": b.name for b in plan.blocks}
+    names: list[str] = []
+    for r in plan.layers:
+        if r.kind in (LayerKind.CONV, LayerKind.POOL, LayerKind.DENSE_LAYER, LayerKind.TRANSITION):
+            names.append(r.name)
+        if r.name in last_layer:
+            names.append(last_layer[r.name])  # the block's concatenated output
+    return names
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """A training-step measurement and the estimate beside it, for one network and input size."""
+
+    config: DenseNetConfig
+    hw: tuple[int, int]
+    measured: dict[str, int]
+    estimate: MemoryEstimate
+
+
+def _metrics(result: RunResult) -> None:
+    """Latency, throughput, compute, the fraction of the peak and the peak memory, with how each was found."""
+    cols = st.columns(5)
+    cols[0].metric(
+        "Median latency",
+        f"{result.median_ms:.1f} ms",
+        help=f"p90 {result.p90_ms:.1f} ms over {len(result.latencies_ms)} runs",
+    )
+    cols[1].metric("Throughput", f"{result.images_per_s:.1f} img/s", help=f"batch {result.batch}")
+    cols[2].metric("Compute", f"{result.gflops:.1f} GF/s", help="GFLOP/s: 2 × the plan's MACs × batch / median latency")
+    cols[3].metric(
+        "Of the device's peak",
+        f"{result.fraction_of_peak:.0%}",
+        help=f"{result.gflops:.1f} of {result.peak_gflops:.1f} GFLOP/s. The peak: {result.peak_source}.",
+    )
+    cols[4].metric(
+        "Peak memory",
+        format_bytes(result.peak_memory_bytes),
+        delta=f"{format_bytes(result.estimated_peak_memory_bytes)} estimated",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"Measured: {result.memory_source}. Estimated: {result.estimate_source}.",
+    )
+    st.caption(
+        f"Peak: {result.peak_gflops:.1f} GFLOP/s ({result.peak_source}). "
+        f"Peak memory: {format_bytes(result.peak_memory_bytes)} measured ({result.memory_source}); "
+        f"{format_bytes(result.estimated_peak_memory_bytes)} estimated ({result.estimate_source})."
+    )
+
+
+def _top5(result: RunResult, labels: list[int] | None) -> None:
+    """The first image's five best classes, named where the classes are known, and what they mean."""
+    st.markdown("**Top-5 of the first image**")
+    st.dataframe(
+        [{"class": result.classes[c] if result.classes else c, "probability": f"{p:.2%}"} for c, p in result.top5],
+        hide_index=True,
+        width="stretch",
+    )
+    if labels and result.top5:
+        said = result.classes[result.top5[0][0]] if result.classes else str(result.top5[0][0])
+        st.caption(
+            f"The first digit is a **{labels[0]}**; the network says {said}."
+            + ("" if said == str(labels[0]) else " (wrong)")
+        )
+    if result.top5_note:
+        st.caption(f":material/casino: {result.top5_note} Load a checkpoint for real predictions.")
+    elif not result.classes:
+        st.caption(f"Weights: {result.weights}. Classes by index: their names are not known here.")
+
+
+def results(result: RunResult, labels: list[int] | None) -> None:
+    """The run's figures, whether every shape matched the plan, its top-5 and the measured shapes."""
+    _metrics(result)
+    if result.shapes_ok:
+        st.success(
+            f"Verified on {result.device}: all {len(result.shapes)} module outputs have the planned shape.",
+            icon=":material/verified:",
+        )
+    else:
+        bad = [s for s in result.shapes if not s.ok]
+        st.error(
+            f"{len(bad)} module outputs differ from the plan, e.g. {bad[0].name}: planned {bad[0].planned}, measured {bad[0].measured}."
+        )
+    left, right = st.columns([1, 2])
+    with left:
+        _top5(result, labels)
+    with right, st.expander("Measured shapes, module by module"):
+        st.dataframe(
+            [
+                {
+                    "module": s.name,
+                    "planned": "×".join(map(str, s.planned)),
+                    "measured": "×".join(map(str, s.measured or ())),
+                    "ok": s.ok,
+                }
+                for s in result.shapes
+            ],
+            hide_index=True,
+            width="stretch",
+            height=300,
+        )
+
+
+def feature_maps(net: Network, state: dict[str, Any]) -> None:
+    """A chosen layer's maps of the first image: those it reads and those it adds, or its output."""
+    st.markdown("**Feature maps** of the first image")
+    layers = _feature_layers(net.plan)
+    default = next((n for n in layers if n.endswith("denselayer2")), layers[0])
+    if st.session_state.get("forward_layer") not in layers:
+        st.session_state["forward_layer"] = default
+    name = st.selectbox("Layer", layers, key="forward_layer")
+    maps = capture_feature_maps(state["model"], state["input"], [name])[name]
+    if maps.inherited is not None:
+        cols = st.columns(2)
+        cols[0].image(
+            feature_grid(maps.inherited),
+            caption=f"reused: the {maps.inherited.shape[0]} maps it reads (block input and every earlier layer; first 64)",
+            clamp=True,
+            width="stretch",
+        )
+        cols[1].image(
+            feature_grid(maps.output),
+            caption=f"new: its k = {maps.output.shape[0]} maps, appended to the concatenation",
+            clamp=True,
+            width="stretch",
+        )
+    else:
+        c, h, w = maps.output.shape
+        st.image(
+            feature_grid(maps.output),
+            caption=f"{name}: {c} maps of {h}×{w} (first 64), each scaled to its own range",
+            clamp=True,
+            width="content" if h * w < 64 * 64 else "stretch",
+        )
+
+
+def training(net: Network) -> None:
+    """One training step measured, naive against memory-efficient, beside the plan's estimates."""
+    st.markdown("**One training step: naive vs memory-efficient**")
+    spec = InputSpec(batch=_TRAIN_BATCH, height=net.input.height, width=net.input.width)
+    if st.button(
+        f"Measure at batch {_TRAIN_BATCH}",
+        key="forward_train",
+        help="runs a forward and backward step twice, each in a fresh process (takes a few seconds)",
+    ):
+        with st.spinner("Measuring two training steps…"):
+            try:
+                plan = checked_plan(net.config, spec)
+                st.session_state["forward_training"] = TrainingStep(
+                    net.config, spec.hw, training_step_peak(net.config, spec), plan.memory
+                )
+            except ConfigError as err:
+                st.error(plain(err))
+    saved: TrainingStep | None = st.session_state.get("forward_training")
+    if saved and (saved.config, saved.hw) == (net.config, spec.hw):
+        measured, estimate = saved.measured, saved.estimate
+        rows = [
+            ("naive", measured["naive"], estimate.training_naive_bytes),
+            ("memory-efficient", measured["efficient"], estimate.training_efficient_bytes),
+        ]
+        st.dataframe(
+            [{"implementation": n, "measured": format_bytes(m), "estimated": format_bytes(e)} for n, m, e in rows],
+            hide_index=True,
+        )
+        st.caption(
+            f"Measured: peak above the process's level before the step; memory-efficient uses {measured['efficient'] / max(measured['naive'], 1):.0%} of naive."
+        )
