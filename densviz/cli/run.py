@@ -75,6 +75,12 @@ def _load_weights(
 
     if not args.weights:
         return RANDOM_WEIGHTS, None
+    if args.weights == "imagenet":  # torchvision's published checkpoint, through torch's hub cache
+        from densviz.run.pretrained import load_imagenet
+
+        imagenet, description = load_imagenet(model, cfg, progress=sys.stderr.isatty())
+        say(f"loaded {description} ({imagenet.remapped} legacy keys renamed)")
+        return description, imagenet.classes
     path = Path(args.weights)
     report = load_weights(model, read_file(path, "weights"), path.name)
     say(f"loaded {path.name} ({report.remapped} legacy keys renamed)" if report.remapped else f"loaded {path.name}")
@@ -105,10 +111,12 @@ def _load_input(
             x, labels = digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
             say(f"input: held-out digits {', '.join(map(str, labels[:8]))}{'…' if len(labels) > 8 else ''}")
             return x, weights, classes
-        if image in sample_images():
-            return preprocess(sample_images()[image], spec, cfg.in_channels), weights, classes
-        path = Path(image)
-        return preprocess(load_image(read_file(path, "image")), spec, cfg.in_channels), weights, classes
+        picture = sample_images()[image] if image in sample_images() else load_image(read_file(Path(image), "image"))
+        if args.weights == "imagenet" and spec.hw == (224, 224):  # torchvision's evaluation transform, exactly
+            from densviz.run.pretrained import imagenet_preprocess
+
+            return imagenet_preprocess(picture).expand(spec.batch, -1, -1, -1).contiguous(), weights, classes
+        return preprocess(picture, spec, cfg.in_channels), weights, classes
     except (ImageError, WeightsError) as err:
         raise ConfigError("file", "", "", message=str(err)[0].upper() + str(err)[1:]) from None
 

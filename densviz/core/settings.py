@@ -135,8 +135,8 @@ _ROWS: tuple[Setting, ...] = (
             meaning="CPU threads (default: all cores on the command line, one in the app)"),
     Setting("image", _F, Kind.TEXT, "china", "Input image", metavar="china|flower|digits|random|PATH",
             meaning="input: one of scikit-learn's photographs (china, flower), its held-out handwritten digits (for `densviz reuse` weights), random, or a PNG/JPEG path"),
-    Setting("weights", _F, Kind.TEXT, None, "Weights", metavar="PATH",
-            meaning="a torchvision-format .pth or a .safetensors file"),
+    Setting("weights", _F, Kind.TEXT, None, "Weights", metavar="PATH|imagenet",
+            meaning="a torchvision-format .pth or a .safetensors file, or imagenet: the published ImageNet weights of DenseNet-121/161/169/201 (torch's hub cache)"),
     # --- training on the digits (TrainOptions)
     Setting("epochs", _T, Kind.INT, 3, "Epochs", low=1, high=200, widget=Widget.NUMBER, widget_range=(1, 50),
             meaning="passes over the 1,437 training digits"),
