@@ -215,3 +215,17 @@ def test_a_process_that_used_the_browser_exits_and_leaves_no_browser(tmp_path: P
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert gone([int(result.stdout.split()[0])])  # exit closed it (atexit, bounded)
+
+
+def test_the_export_view_says_why_there_are_no_chart_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.query_params["preset"] = "tiny"
+    at.query_params["view"] = "Export"
+    at.run()
+    assert not at.exception
+    assert any("none was found at BROWSER_PATH=/nonexistent/chromium" in c.value for c in at.caption)
+    chart_buttons = [b.proto.label for b in at.get("download_button") if b.proto.id and "dl_chart" in b.proto.id]
+    assert chart_buttons == ["HTML"]  # no PNG button that would hand over something else

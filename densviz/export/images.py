@@ -57,6 +57,7 @@ __all__ = [
     "chart_image",
     "chart_images",
     "deadline",
+    "images_unavailable",
     "retitle_pdf",
     "stop_browser",
 ]
@@ -250,6 +251,18 @@ def _unavailable(path: str | None) -> ChartImageUnavailableError | None:
             )
         del _failed[path]
     return None
+
+
+def images_unavailable() -> str | None:
+    """Why chart images cannot be made now (no browser, or it failed a short while ago), else ``None``.
+
+    Cheap (no browser is started): the page asks before it offers image downloads.
+    """
+    try:
+        problem = _unavailable(_browser_path())
+    except ImportError:
+        return "Chart images need the kaleido package; the charts are exported as HTML instead."
+    return str(problem) if problem else None
 
 
 def _detail(err: BaseException) -> str:

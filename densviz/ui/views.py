@@ -34,6 +34,7 @@ from densviz.draw.graph import Detail
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
+from densviz.export.images import images_unavailable
 from densviz.ui import cached, session
 from densviz.ui.controls import control
 from densviz.ui.panzoom import panzoom_page
@@ -226,11 +227,14 @@ def export_view(net: Network) -> None:
         st.selectbox("Chart", list(ChartKind), key="export_chart", format_func=lambda k: k.value) or ChartKind.CHANNELS
     )
     chart_cols = st.columns(4)
-    formats = (
+    formats: tuple[ExportFormat, ...] = (
         (ExportFormat.HTML, ExportFormat.PNG)
         if kind is ChartKind.VOLUME_3D
         else (ExportFormat.HTML, ExportFormat.PNG, ExportFormat.SVG, ExportFormat.PDF)
     )
+    if why := images_unavailable():  # said here, not a download that silently holds something else
+        st.caption(f":material/info: {plain(why)}")
+        formats = (ExportFormat.HTML,)
     for col, fmt in zip(chart_cols, formats, strict=False):
         name = f"chart-{kind.value}.{fmt.value}"
         maker = _file_maker(cfg, spec, fmt, GraphOptions(), name, graph=False, charts=(kind,))  # no graph drawn
@@ -304,7 +308,7 @@ def _file_maker(
 
     def make() -> bytes:
         files = cached.export_files(cfg, spec, fmt, options, graph=graph, charts=charts)
-        return files.get(name) or next(iter(files.values()), b"")
+        return files.get(name, b"")  # never another format's bytes under this name
 
     return make
 
