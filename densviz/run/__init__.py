@@ -45,7 +45,7 @@ from densviz.run.inputs import (
 )
 from densviz.run.memory import forward_peak_memory
 from densviz.run.peak import DevicePeak, KernelRate, device_peak, observe_rate
-from densviz.run.timing import RunOptions, RunResult, ShapeCheck, build_for_run, run_forward
+from densviz.run.timing import RunOptions, RunResult, RunStoppedError, ShapeCheck, build_for_run, run_forward
 from densviz.run.training_step import STEP_TIMEOUT_S, training_step_peak
 from densviz.run.weights import (
     DIGIT_CLASSES,
@@ -78,6 +78,7 @@ __all__ = [
     "Precision",
     "RunOptions",
     "RunResult",
+    "RunStoppedError",
     "ShapeCheck",
     "WeightsError",
     "available_devices",
