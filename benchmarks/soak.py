@@ -23,18 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, rss_bytes, serve  # noqa: E402
 
 _TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident memory of the server process."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def cpu_seconds(pid: int) -> float:

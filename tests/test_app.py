@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from densviz.core.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
 from densviz.core.plan import make_plan
 from densviz.core.units import format_bytes, format_count, format_macs
+from tests.helpers import start_app
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 VIEWS = [
@@ -31,13 +32,7 @@ VIEWS = [
 ]
 
 
-def start(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+start = start_app
 
 
 def headline(at: AppTest) -> dict[str, str]:

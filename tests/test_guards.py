@@ -6,20 +6,14 @@ import re
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from densviz.core.config import ConfigError, DenseNetConfig, parse_state
+from tests.helpers import start_app
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def start(query: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+start = start_app
 
 
 # --- links that crashed the page on every reload ------------------------------------

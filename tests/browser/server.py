@@ -81,3 +81,12 @@ def serve(log: Path | None = None, start_timeout_s: float = 90.0) -> Iterator[tu
             proc.kill()
         if log:
             out.close()  # type: ignore[union-attr]
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (the server), from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
