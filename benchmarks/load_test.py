@@ -32,7 +32,7 @@ from densviz import PRESETS, InputSpec, make_plan
 from densviz.core.units import format_bytes, format_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' server helper
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, serve
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, rss_bytes, serve
 
 
 @dataclass
@@ -44,14 +44,6 @@ class Report:
     reruns: int = 0
     latencies_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def expected_params(k: int) -> str:
