@@ -28,6 +28,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -110,7 +111,15 @@ Opts = Callable[[Callable[..., None]], Callable[..., None]]
 def run(examples: int) -> None:
     """Run every entry point's cases, ``examples`` each, into ``counts``."""
     opts = settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    for group in (_text_entries, _upload_entries, _shape_entries, _archive_entries, _dtype_entries):
+    for group in (
+        _text_entries,
+        _upload_entries,
+        _shape_entries,
+        _archive_entries,
+        _dtype_entries,
+        _output_entries,
+        _training_entries,
+    ):
         for fn in group(opts):
             fn()
 
@@ -418,3 +427,69 @@ def main() -> None:
                 print(f"    {v}× {k}")
     print("every case ended valid or with a sentence" if not failed else f"{failed} cases failed")
     sys.exit(1 if failed else 0)
+
+
+def _output_entries(opts: Opts) -> list[Callable[[], None]]:
+    """``--out`` folders: special files, devices, long and odd names, existing files, empty text."""
+    import tempfile
+
+    from densviz.core.errors import SurroundingsError
+    from densviz.core.files import prepare_output_dir, write_atomic
+
+    scratch = Path(tempfile.mkdtemp(prefix="densviz-fuzz-out-"))
+    (scratch / "a-file").write_text("x")
+    fixed = ["", " ", "/dev/full", "/dev/null", "/proc/self/x", "/sys/kernel/x", "/", str(scratch / "a-file"), "a\x00b"]
+    names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=300)
+
+    @opts
+    @given(
+        st.sampled_from(fixed)
+        | names.map(lambda n: str(scratch / n))
+        | st.integers(250, 400).map(lambda n: str(scratch / ("a" * n)))
+    )
+    def outputs(path: str) -> None:
+        def write() -> None:
+            folder = prepare_output_dir(path)
+            target = folder / "layers.csv"
+            write_atomic(target, b"layer,kind\n")
+            if target.read_bytes() != b"layer,kind\n":
+                raise AssertionError(f"{target} holds something else")
+
+        tally("output folders (--out)", write, (ConfigError, SurroundingsError))
+
+    return [outputs]
+
+
+def _training_entries(opts: Opts) -> list[Callable[[], None]]:
+    """Architectures given to ``densviz reuse`` and the Feature reuse view: what is trained stays within its caps."""
+    from densviz.core.config import DenseNetConfig
+    from densviz.reuse import TRAIN_MACS_BUDGET, check_training_memory, training_variant
+
+    @opts
+    @given(
+        st.integers(1, 128),
+        st.lists(st.integers(1, 256), min_size=1, max_size=8),
+        st.integers(1, 4096),
+        st.sampled_from([0, 1, 4, 16]),
+        st.sampled_from([0.05, 0.5, 1.0]),
+        st.sampled_from(["imagenet", "cifar"]),
+        st.integers(1, 1437),
+    )
+    def training(k: int, blocks: list[int], k0: int, bn: int, theta: float, stem: str, batch: int) -> None:
+        def plan() -> None:
+            cfg = DenseNetConfig(
+                growth_rate=k,
+                block_config=tuple(blocks),
+                num_init_features=k0,
+                bn_size=bn,
+                compression=theta,
+                stem=stem,
+            )
+            variant = training_variant(cfg)
+            if variant.macs > TRAIN_MACS_BUDGET:
+                raise AssertionError(f"the variant trained costs {variant.macs:,} MACs, over the cap")
+            check_training_memory(variant, batch)
+
+        tally("training configurations (checked before training)", plan, (ConfigError,))
+
+    return [training]

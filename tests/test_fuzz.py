@@ -22,6 +22,8 @@ def test_every_entry_point_survives_hostile_input(capsys: pytest.CaptureFixture[
         "image upload (extreme shapes)",
         "weights upload (zip archives, bombs)",
         "weights upload (hostile dtypes)",
+        "output folders (--out)",
+        "training configurations (checked before training)",
     }
     assert all(not f for f in failures.values()), failures
     assert all(sum(c.values()) >= 60 for c in fuzz.counts.values())

@@ -34,6 +34,8 @@ def read_input_file(path: str | Path, what: str, max_bytes: int) -> bytes:
     p = Path(path)
     if not str(path).strip():
         raise ConfigError(what, str(path), "", message=f"The {what} file name is empty; name a file.")
+    if "\x00" in str(path):
+        raise ConfigError(what, str(path), "", message=f"The {what} file name holds a NUL character; name a file.")
     try:
         info = p.stat()
     except OSError as err:
@@ -71,6 +73,8 @@ def prepare_output_dir(path: str | Path, flag: str = "out") -> Path:
     text = str(path)
     if not text.strip():
         raise ConfigError(flag, text, "", message=f"--{flag} is empty; name a folder to write into.")
+    if "\x00" in text:
+        raise ConfigError(flag, text, "", message=f"--{flag} holds a NUL character; name a folder to write into.")
     p = Path(text)
     too_long = [part for part in p.parts if len(part.encode()) > _NAME_MAX]
     if too_long:
