@@ -15,6 +15,7 @@ from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Widget
 from densviz.ui import cached, session, state, views
 from densviz.ui.controls import control
+from densviz.ui.memory_trim import start_memory_trim
 from densviz.ui.session import Design, Key, Network, Shown
 from densviz.ui.state import CUSTOM, layers_key
 from densviz.ui.text import plain
@@ -256,6 +257,7 @@ def main() -> None:
     """Draw the page."""
     st.set_page_config(page_title="densviz: see DenseNets grow", page_icon=str(_FAVICON), layout="wide")
     st.html(_STYLE)
+    start_memory_trim()
     views = list(VIEWS)
     if not session.get(Key.INITIALISED):
         query = {key: st.query_params.get_all(key) for key in st.query_params}
