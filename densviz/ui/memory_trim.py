@@ -12,8 +12,6 @@ import ctypes
 import ctypes.util
 import threading
 
-import streamlit as st
-
 __all__ = ["start_memory_trim"]
 
 _EVERY_S = 30.0
@@ -25,9 +23,19 @@ def _trim_forever(trim: ctypes._CFuncPtr) -> None:  # type: ignore[name-defined]
         trim(0)
 
 
-@st.cache_resource(max_entries=1, show_spinner=False)
+_LOCK = threading.Lock()
+_started: list[bool] = []  # one entry once the process's thread is decided (a module global, not a cache)
+
+
 def start_memory_trim() -> bool:
-    """Start the process's one trimming thread; whether the C library has ``malloc_trim``."""
+    """Start the process's one trimming thread (once, whoever calls); whether the C library has ``malloc_trim``."""
+    with _LOCK:
+        if not _started:
+            _started.append(_start())
+        return _started[0]
+
+
+def _start() -> bool:
     name = ctypes.util.find_library("c")
     try:
         trim = ctypes.CDLL(name or "libc.so.6").malloc_trim
