@@ -19,6 +19,21 @@ def plan_of(name: str, batch: int | None = None) -> ArchitecturePlan:
     return make_plan(preset.config, spec)
 
 
+VIEWS = [
+    "Growth",
+    "Graph",
+    "Connectivity",
+    "Volume",
+    "Layers",
+    "Memory",
+    "Compare",
+    "Design space",
+    "Forward pass",
+    "Feature reuse",
+    "Export",
+]
+"""The view selector's options, in order, as a user should see them (written out: the page's own list is under test)."""
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 

@@ -14,22 +14,9 @@ from streamlit.testing.v1 import AppTest
 from densviz.core.config import PRESETS, DenseNetConfig, InputSpec, Stem, to_query
 from densviz.core.plan import make_plan
 from densviz.core.units import format_bytes, format_count, format_macs
-from tests.helpers import start_app
+from tests.helpers import VIEWS, start_app
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-VIEWS = [
-    "Growth",
-    "Graph",
-    "Connectivity",
-    "Volume",
-    "Layers",
-    "Memory",
-    "Compare",
-    "Design space",
-    "Forward pass",
-    "Feature reuse",
-    "Export",
-]
 
 
 start = start_app

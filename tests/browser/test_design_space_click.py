@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ ARTIFACTS = ROOT / "artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(helper.CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it as root)"
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with helper.serve(ARTIFACTS / "server-design-space.log") as (url, _pid):
-        yield url
 
 
 def test_clicking_a_point_sets_the_sidebar_to_that_design(server: str) -> None:

@@ -10,29 +10,16 @@ and Ctrl + wheel zooming it. Screenshots of every view at both sizes go to
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import server as helper
+from tests.helpers import VIEWS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-VIEWS = [
-    "Growth",
-    "Graph",
-    "Connectivity",
-    "Volume",
-    "Layers",
-    "Memory",
-    "Compare",
-    "Design space",
-    "Forward pass",
-    "Feature reuse",
-    "Export",
-]
 SIZES = {"laptop": (1440, 900), "phone": (390, 844)}
 
 pytestmark = pytest.mark.skipif(
@@ -77,13 +64,6 @@ def overlaps(boxes: list[list[float]]) -> list[tuple[int, int]]:
             if a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1:
                 out.append((i, j))
     return out
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with helper.serve(ARTIFACTS / "server-layout.log") as (url, _pid):
-        yield url
 
 
 def _open(p: Any, size: str) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,13 +25,6 @@ ARTIFACTS = ROOT / "artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(helper.CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it as root)"
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with helper.serve(ARTIFACTS / "server.log") as (url, _pid):
-        yield url
 
 
 def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
