@@ -8,14 +8,21 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.densviz-installed
-# graphviz: `dot` draws the graphs; chromium: kaleido's chart images (and browser tests)
-APT_PACKAGES=(graphviz chromium)
-APT_BINARIES=(dot chromium)
+# graphviz: `dot` draws the graphs; chromium: kaleido's chart images (and browser tests);
+# nginx: the proxy in front of app replicas (deploy/, and its test); texlive: compiles the
+# TikZ figures that `densviz export --formats tex` writes (tikz.sty comes with texlive-pictures).
+APT_PACKAGES=(graphviz chromium nginx texlive-latex-base texlive-pictures)
+APT_BINARIES=(dot chromium nginx pdflatex /usr/share/texlive/texmf-dist/tex/latex/pgf/frontendlayer/tikz.sty)
 
 # --- system packages
 missing=()
 for i in "${!APT_PACKAGES[@]}"; do
-  command -v "${APT_BINARIES[$i]}" >/dev/null 2>&1 || missing+=("${APT_PACKAGES[$i]}")
+  probe=${APT_BINARIES[$i]}
+  if [[ $probe == /* ]]; then
+    [ -e "$probe" ] || missing+=("${APT_PACKAGES[$i]}")
+  else
+    command -v "$probe" >/dev/null 2>&1 || missing+=("${APT_PACKAGES[$i]}")
+  fi
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.units import format_bytes
 from densviz.run import RunResult, capture_feature_maps, feature_grid, training_step_peak
-from densviz.ui.session import Network
+from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
 
 __all__ = ["TrainingStep", "feature_maps", "results", "training"]
@@ -134,9 +134,9 @@ def feature_maps(net: Network, state: dict[str, Any]) -> None:
     st.markdown("**Feature maps** of the first image")
     layers = _feature_layers(net.plan)
     default = next((n for n in layers if n.endswith("denselayer2")), layers[0])
-    if st.session_state.get("forward_layer") not in layers:
-        st.session_state["forward_layer"] = default
-    name = st.selectbox("Layer", layers, key="forward_layer")
+    if st.session_state.get(Key.FEATURE_LAYER) not in layers:
+        st.session_state[Key.FEATURE_LAYER] = default
+    name = st.selectbox("Layer", layers, key=Key.FEATURE_LAYER)
     maps = capture_feature_maps(state["model"], state["input"], [name])[name]
     if maps.inherited is not None:
         cols = st.columns(2)

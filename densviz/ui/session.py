@@ -60,6 +60,10 @@ class Key(StrEnum):
     """TrainedWeights: handed from the Feature reuse view to the Forward pass view."""
     FORWARD_SOURCE = "forward_source"
     """str: the Forward pass view's input (a photograph, an upload, random or the digits)."""
+    NODE = "node"
+    """str: the module path selected in the Graph view (also the link's ``node``), e.g. ``features.denseblock2.denselayer7``."""
+    FEATURE_LAYER = "forward_layer"
+    """str: the module the Forward pass view's feature-map explorer shows (its selectbox's key)."""
 
 
 @dataclass(frozen=True)
