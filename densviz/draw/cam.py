@@ -212,7 +212,7 @@ def cam_row_image(
     for panel, rgb in zip(panels, overlays(picture, panels, alpha), strict=True):
         ph, pw = panel.raw.shape[:2]
         empty = not np.asarray(panel.upsampled).any()
-        tiles.append((_tile(rgb, tile), panel.label, f"{ph}×{pw}" + (" · none > 0" if empty else "")))
+        tiles.append((_tile(rgb, tile), panel.label, f"{ph}×{pw}" + (" · no positive part" if empty else "")))
     (label_font, times), (small_font, _), (title_font, _) = _font(13), _font(11), _font(14)
     tiles = [(img, _text(label, times), _text(detail, times)) for img, label, detail in tiles]
     tile_w = max(t.width for t, _, _ in tiles)

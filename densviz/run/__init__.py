@@ -19,10 +19,27 @@ there. The modules:
   weights size and archive limits, RANDOM_WEIGHTS, DIGIT_CLASSES.
 - ``training_step``: training_step_peak (each step in a fresh, watched
   process, after the step's estimate is checked against the budget), its time limit.
+- ``cam``: class activation maps (Grad-CAM, gradient × activation; Captum,
+  imported on first use) at every dense block and transition from one
+  forward and one backward pass: CamMethod, CamPanel, CamRow, cam_rows,
+  cam_row, cam_modules, module_label, parse_target, check_cam_memory,
+  input_picture. Drawn by ``densviz.draw.cam``.
 """
 
 from __future__ import annotations
 
+from densviz.run.cam import (
+    CamMethod,
+    CamPanel,
+    CamRow,
+    cam_modules,
+    cam_row,
+    cam_rows,
+    check_cam_memory,
+    input_picture,
+    module_label,
+    parse_target,
+)
 from densviz.run.devices import (
     DeviceInfo,
     Precision,
@@ -69,6 +86,9 @@ __all__ = [
     "MAX_WEIGHTS_BYTES",
     "RANDOM_WEIGHTS",
     "STEP_TIMEOUT_S",
+    "CamMethod",
+    "CamPanel",
+    "CamRow",
     "DeviceInfo",
     "DevicePeak",
     "FeatureMaps",
@@ -83,15 +103,22 @@ __all__ = [
     "WeightsError",
     "available_devices",
     "build_for_run",
+    "cam_modules",
+    "cam_row",
+    "cam_rows",
     "capture_feature_maps",
+    "check_cam_memory",
     "choose_device",
     "cpu_bf16_native",
     "device_peak",
     "feature_grid",
     "forward_peak_memory",
+    "input_picture",
     "load_image",
     "load_weights",
+    "module_label",
     "observe_rate",
+    "parse_target",
     "precision_note",
     "preprocess",
     "random_input",
