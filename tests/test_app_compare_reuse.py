@@ -120,26 +120,26 @@ def test_training_in_the_page_shows_accuracy_heat_maps_and_feeds_the_forward_vie
 
 
 def test_a_stopped_run_keeps_what_it_learned_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The page waits for the run while it trains; Stop (clicked in the real browser test) sets the
-    # run's event. Here a thread sets it after the first step, as the click's callback would.
+    # The page waits for the job while it trains; Stop (clicked in the real browser test) stops the
+    # job. Here a thread stops it after its first progress record, as the click's callback would.
     import threading
 
     from densviz.ui import reuse as page_reuse
 
-    start_run = page_reuse.TrainingService.start
+    start_run = page_reuse._start
 
-    def start_then_stop(self, variant, options):  # type: ignore[no-untyped-def]
-        job = start_run(self, variant, options)
+    def start_then_stop(variant, options):  # type: ignore[no-untyped-def]
+        tj = start_run(variant, options)
 
         def stop_after_first_step() -> None:
-            while not job.log.losses:
+            while not tj.job.history() and not tj.job.done():
                 time.sleep(0.05)
-            job.stop.set()
+            tj.job.stop()
 
         threading.Thread(target=stop_after_first_step, daemon=True).start()
-        return job
+        return tj
 
-    monkeypatch.setattr(page_reuse.TrainingService, "start", start_then_stop)
+    monkeypatch.setattr(page_reuse, "_start", start_then_stop)
     at = start({"preset": "densenet40_k12", "view": "Feature reuse"})
     at.number_input(key="reuse_epochs").set_value(50).run()
     _train(at)

@@ -1,43 +1,42 @@
 """The feature-reuse view: train the current DenseNet on the digits, then see the paper's Figure 5 for it.
 
-Training runs in one background thread per process (:class:`TrainingService`;
-a second user's run waits for the first). The page waits for it, redrawing the
-progress bar and the live curve from the run's log; Stop sets the run's event.
-The trained model lives in the session that trained it.
+Training runs as a job on a worker process (:mod:`densviz.jobs`: the local
+pool, or Ray), never in the server's process, so the other sessions' pages
+stay responsive while it trains. The page waits for it, redrawing the progress
+bar (or the run's place in the queue) and the live curve from the job's
+progress records; Stop ends it within a second (keeping the network trained so
+far where the step in flight ends in time); a session that ends takes its job
+with it (the engine checks the sessions that have jobs twice a second). What
+the run returns (weights as bytes, the heat maps, the readings) lives in the
+session that trained it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from densviz import jobs
 from densviz.core.config import ConfigError, InputSpec
+from densviz.core.errors import SurroundingsError
 from densviz.draw.charts.figure5 import reuse_figure
 from densviz.draw.charts.training import training_figure
+from densviz.jobs import FailureKind, Job
+from densviz.jobs.work import TrainedRun, TrainRequest, train_log
+from densviz.jobs.work import train as train_job
 from densviz.reuse import (
     WEIGHTS_FILE,
     TrainLog,
     TrainOptions,
-    TrainResult,
     TrainVariant,
-    caption,
     check_training_memory,
-    digits,
-    readings,
-    reuse_maps,
-    train,
-    training_json,
     training_variant,
 )
-from densviz.run import DIGIT_CLASSES, save_weights
 from densviz.ui import session, state
 from densviz.ui.controls import control
 from densviz.ui.forward import device_select
@@ -48,81 +47,77 @@ from densviz.ui.text import plain
 _LOG = logging.getLogger(__name__)
 _JOB = "reuse_job"
 _RESULT = "reuse_result"
+_KIND = "train"
+_START_ALLOWANCE_S = 120.0  # on top of the run's own time limit: a worker's start, the final evaluation, the result
 
 
 @dataclass
 class TrainJob:
-    """One training run of one session."""
+    """One training run of one session: its job on the engine and the log put together from its progress."""
 
+    job: Job
     variant: TrainVariant
     options: TrainOptions
-    log: TrainLog
-    stop: threading.Event = field(default_factory=threading.Event)
-    future: Future[TrainResult] | None = None
-    session_id: str | None = None
+    log: TrainLog = field(init=False)
+    _folded: int = 0
+
+    def __post_init__(self) -> None:
+        self.log = TrainLog.for_run(self.options)
+
+    def update(self) -> TrainLog:
+        """The log with the progress records that came since the last call folded in."""
+        records = self.job.history(self._folded)
+        self._folded += len(records)
+        more = train_log(self.options, records)
+        self.log.losses.extend(more.losses)
+        self.log.epochs.extend(more.epochs)
+        return self.log
 
 
-def session_alive(session_id: str | None) -> bool:
-    """Whether the browser session that asked for work is still connected (``None``: no session to watch)."""
-    if session_id is None:
-        return True
+def session_alive(session_id: str) -> bool:
+    """Whether a browser session is still connected (always, outside a running server: AppTest, scripts)."""
     from streamlit import runtime
 
     return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
 
 
-def _train(job: TrainJob) -> TrainResult:
-    torch.set_num_threads(1)  # a shared server: one core per request
-
-    def end_with_the_session(_log: TrainLog) -> None:
-        if not session_alive(job.session_id):  # the tab closed: nobody will read this run
-            job.stop.set()
-
-    if not session_alive(job.session_id):
-        job.stop.set()
-    return train(job.variant, job.options, log=job.log, stop=job.stop, on_step=end_with_the_session)
+def _session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
 
 
-class TrainingService:
-    """Runs training jobs one at a time in a background thread (the others queue)."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densviz-train")
-        self._lock = threading.Lock()
-        self._queued: list[TrainJob] = []  # started here and not yet ended, in order
-
-    def start(self, variant: TrainVariant, options: TrainOptions) -> TrainJob:
-        """Queue a run; its log fills as it trains."""
-        # Load the digits (and import scikit-learn) here in the script thread: imported for the first
-        # time in the worker while the script imports plotly, pandas was seen half-initialised.
-        digits(variant.size, variant.config.in_channels)
-        ctx = get_script_run_ctx()
-        job = TrainJob(variant, options, TrainLog.for_run(options), session_id=ctx.session_id if ctx else None)
-        with self._lock:
-            self._queued.append(job)
-            job.future = self._pool.submit(_train, job)
-        return job
-
-    def runs_ahead(self, job: TrainJob) -> int:
-        """How many runs started before ``job`` have not ended: while any has, ``job`` waits for the thread."""
-        with self._lock:
-            self._queued = [j for j in self._queued if j.future is None or not j.future.done()]
-            return next((i for i, queued in enumerate(self._queued) if queued is job), 0)
+def _engine() -> jobs.Engine:
+    """The process's job engine, watching the sessions' ends (the same check the training thread made before)."""
+    engine = jobs.engine()
+    engine.watch_sessions(lambda sid: session_alive(sid))  # looked up at each call: tests replace it
+    return engine
 
 
-@st.cache_resource(max_entries=1, show_spinner=False)
-def training_service() -> TrainingService:
-    """The process's one training service."""
-    return TrainingService()
+def _start(variant: TrainVariant, options: TrainOptions) -> TrainJob:
+    """Queue a training run of this session on the engine.
+
+    Raises:
+        QueueFullError: too many runs wait already.
+        ConfigError, SurroundingsError: the engine's settings are wrong, or Ray cannot be reached.
+    """
+    limit = (options.max_seconds or 3600.0) + _START_ALLOWANCE_S
+    job = _engine().submit(_session_id(), _KIND, train_job, TrainRequest(variant, options), time_limit_s=limit)
+    return TrainJob(job, variant, options)
 
 
-def _progress_text(log: TrainLog, options: TrainOptions, ahead: int) -> str:
-    """The progress bar's line: what the run is doing, ``ahead`` the runs queued before it that have not ended."""
+def _runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n} runs"
+
+
+def _progress_text(log: TrainLog, options: TrainOptions, position: int, stopping: bool = False) -> str:
+    """The progress bar's line: the queue (``position`` 1 = next to start, 0 = running), or what the run is doing."""
+    if position == 1:
+        return "waiting for a free worker: yours is next…"
+    if position > 1:
+        return f"waiting for a free worker: {_runs(position - 1)} ahead of yours…"
+    if stopping:
+        return "stopping: the network trained so far is being evaluated…"
     if not log.losses:
-        if ahead == 1:
-            return "waiting to start (another training run is ahead of this one)…"
-        if ahead > 1:
-            return f"waiting to start ({ahead} other training runs are ahead of this one)…"
         return "starting… (building the model, loading the digits)"
     step, seconds, loss = log.losses[-1]
     last = log.epochs[-1] if log.epochs else None
@@ -132,53 +127,70 @@ def _progress_text(log: TrainLog, options: TrainOptions, ahead: int) -> str:
 
 
 def _curve(log: TrainLog, title: str = "Training") -> go.Figure:
-    """The loss and accuracy chart of a run's log so far (copies of its lists: the run may be appending)."""
+    """The loss and accuracy chart of a run's log so far."""
     return training_figure(list(log.losses), list(log.epochs), title)
 
 
-def _finish(job: TrainJob) -> None:
+_MEMORY = (
+    "The machine ran out of memory while training this network; lower the growth rate or the layers per block, "
+    "or train on the CPU."
+)
+
+
+def _failure_sentence(job: Job) -> str:
+    """Why a run gave no result, for the page."""
+    failure = job.failure()
+    if failure is None:
+        return "Training ended without a result; the server's log has the details."
+    if failure.kind is FailureKind.MEMORY:
+        return _MEMORY
+    if failure.kind is FailureKind.INTERNAL:
+        return "Training stopped with an error; the server's log has the details."
+    if failure.kind is FailureKind.STOPPED and job.stop_reason is jobs.StopReason.USER:
+        return (
+            "Training stopped: the step in flight did not end within a second of Stop, so the run was ended "
+            "there and nothing it learned was kept."
+        )
+    return failure.sentence
+
+
+def _finish(tj: TrainJob) -> None:
     """Move a finished run's outcome into the session."""
     st.session_state.pop(_JOB, None)
-    assert job.future is not None
-    err = job.future.exception()
-    if err is not None:
-        if isinstance(err, ConfigError):  # a guard's sentence (the step's memory over the budget)
-            st.session_state["_reuse_error"] = str(err)
-        elif isinstance(err, torch.OutOfMemoryError | MemoryError) or "memory" in str(err).lower():
-            st.session_state["_reuse_error"] = (
-                "The machine ran out of memory while training this network; lower the growth rate or the layers "
-                "per block, or train on the CPU."
-            )
-        else:  # no raw exception text for the user; the server's log has the details
-            _LOG.error("training failed", exc_info=err)
-            st.session_state["_reuse_error"] = "Training stopped with an error; the server's log has the details."
-        return
-    result = job.future.result()
-    maps = reuse_maps(result.model)
-    st.session_state[_RESULT] = {"result": result, "maps": maps, "readings": readings(maps)}
+    run = tj.job.result()
+    if isinstance(run, TrainedRun):
+        st.session_state[_RESULT] = {"result": run, "maps": run.maps, "readings": run.readings}
+    else:
+        st.session_state["_reuse_error"] = _failure_sentence(tj.job)
 
 
-def _watch(job: TrainJob) -> None:
-    """Progress bar, live curve and Stop while the run trains, then one rerun that shows the results.
+def _watch(tj: TrainJob) -> None:
+    """Progress bar (or place in the queue), live curve and Stop while the run trains, then one rerun with the results.
 
-    The script waits here, redrawing twice a second (the training itself runs in
-    the service's thread). Any click, Stop's included, interrupts the wait and
-    reruns the page, which comes back here while the run goes on. Polling with a
+    The script waits here, redrawing twice a second (the training itself runs
+    on a worker). Any click, Stop's included, interrupts the wait and reruns
+    the page, which comes back here while the run goes on. Polling with a
     ``run_every`` fragment instead proved fragile in a real browser: the rerun
     that ends the polling can swallow a click made at that moment.
     """
-    assert job.future is not None
-    service = training_service()
-    bar = st.progress(0.0, text=_progress_text(job.log, job.options, service.runs_ahead(job)))
-    st.button("Stop", icon=":material/stop:", key="reuse_stop", on_click=job.stop.set, disabled=job.stop.is_set())
+    job = tj.job
+
+    def line() -> str:
+        return _progress_text(tj.update(), tj.options, job.position(), stopping=job.stop_asked_at is not None)
+
+    bar = st.progress(0.0, text=line())
+    st.button(
+        "Stop", icon=":material/stop:", key="reuse_stop", on_click=job.stop, disabled=job.stop_asked_at is not None
+    )
     chart = st.empty()
     frame = 0
-    while not job.future.done():
+    while not job.done():
         frame += 1
-        bar.progress(job.log.fraction, text=_progress_text(job.log, job.options, service.runs_ahead(job)))
-        chart.plotly_chart(_curve(job.log, "Training (live)"), width="stretch", key=f"reuse_live_{frame}")
-        wait([job.future], timeout=0.5)  # wakes at the end, or after 0.5 s
-    _finish(job)
+        text = line()
+        bar.progress(tj.log.fraction, text=text)
+        chart.plotly_chart(_curve(tj.log, "Training (live)"), width="stretch", key=f"reuse_live_{frame}")
+        job.wait(0.5)  # wakes at the end, or after 0.5 s
+    _finish(tj)
     st.rerun()
 
 
@@ -187,15 +199,10 @@ def _use_in_forward() -> None:
     saved = st.session_state.get(_RESULT)
     if not saved:
         return
-    result: TrainResult = saved["result"]
+    result: TrainedRun = saved["result"]
     variant = result.variant
     state.load(st.session_state, variant.config, InputSpec.square(variant.size), CUSTOM)
-    weights = TrainedWeights(
-        variant.config,
-        WEIGHTS_FILE,
-        "weights trained in the Feature reuse view",
-        save_weights(result.model, classes=DIGIT_CLASSES),
-    )
+    weights = TrainedWeights(variant.config, WEIGHTS_FILE, "weights trained in the Feature reuse view", result.weights)
     session.put(Key.TRAINED_WEIGHTS, weights)
     session.put(Key.FORWARD_SOURCE, "digits")
     session.put(Key.VIEW, "Forward pass")
@@ -209,7 +216,7 @@ _PAPER = (
 
 
 def _results(saved: dict[str, Any]) -> None:
-    result: TrainResult = saved["result"]
+    result: TrainedRun = saved["result"]
     stopped = {"epochs": "", "time": "the time limit ended the run", "user": "stopped by you"}[result.stopped_by]
     t90 = result.time_to(0.9)
     cols = st.columns(4)
@@ -228,7 +235,7 @@ def _results(saved: dict[str, Any]) -> None:
     if stopped:
         st.caption(f"Training ended early: {stopped}.")
     st.plotly_chart(
-        reuse_figure(saved["maps"], caption(result)), width="stretch", config={"displaylogo": False}, key="reuse_map"
+        reuse_figure(saved["maps"], result.caption), width="stretch", config={"displaylogo": False}, key="reuse_map"
     )
     left, right = st.columns([1, 1])
     with left:
@@ -256,7 +263,7 @@ def _results(saved: dict[str, Any]) -> None:
     buttons = st.columns(3)
     buttons[0].download_button(
         "Weights (.safetensors)",
-        data=lambda: save_weights(result.model, classes=DIGIT_CLASSES),
+        data=result.weights,
         file_name=WEIGHTS_FILE,
         mime="application/octet-stream",
         on_click="ignore",
@@ -264,7 +271,7 @@ def _results(saved: dict[str, Any]) -> None:
     )
     buttons[1].download_button(
         "Accuracy and heat maps (.json)",
-        data=training_json(result, saved["maps"]),
+        data=result.json,
         file_name="training.json",
         mime="application/json",
         on_click="ignore",
@@ -276,6 +283,11 @@ def _results(saved: dict[str, Any]) -> None:
         icon=":material/arrow_forward:",
         help="makes the trained network the current one and runs it on held-out digits with these weights",
     )
+
+
+def _sentence(err: Exception) -> str:
+    text = str(err)
+    return text[:1].upper() + text[1:]
 
 
 def reuse_view(net: Network) -> None:
@@ -304,11 +316,11 @@ def reuse_view(net: Network) -> None:
         try:
             options = TrainOptions(epochs=epochs, max_seconds=float(seconds), seed=seed, device=device)
             check_training_memory(variant, options.batch_size)  # refused here, before the run is queued
-        except ConfigError as err:
-            st.error(plain(err), icon=":material/block:")
+            job = _start(variant, options)
+        except (ConfigError, SurroundingsError) as err:  # a guard, a full queue, the engine's settings or Ray
+            st.error(plain(_sentence(err)), icon=":material/block:")
         else:
             st.session_state.pop(_RESULT, None)
-            job = training_service().start(variant, options)
             st.session_state[_JOB] = job
     if error := st.session_state.pop("_reuse_error", None):
         st.error(plain(error), icon=":material/block:")
