@@ -59,7 +59,7 @@ _STEM_WORDS: dict[LayerKind, dict[Stem, str]] = {
 
 
 class _Label(NamedTuple):
-    """How a plan row is drawn: node kind, title, detail lines and tooltip (before its cost)."""
+    """How a plan row is drawn: node kind, title, detail lines, and what it does in words for the tooltip."""
 
     kind: NodeKind
     title: str
@@ -71,8 +71,7 @@ def _stem_label(row: LayerPlan, plan: ArchitecturePlan) -> _Label:
     words = _STEM_WORDS.get(row.kind, {}).get(plan.config.stem, row.kind.value)
     size = _size(row)
     line = f"{row.in_channels} → {size}" if row.in_channels != row.out_channels else size
-    tooltip = f"{row.name}: output {row.out_channels}×{_hw(row.out_hw)}"
-    return _Label(NodeKind.STEM, f"{_short(row.name)} · {words}", (line,), tooltip)
+    return _Label(NodeKind.STEM, f"{_short(row.name)} · {words}", (line,), f"stem: {words}")
 
 
 def _dense_layer_label(row: LayerPlan, plan: ArchitecturePlan) -> _Label:
@@ -84,7 +83,7 @@ def _dense_layer_label(row: LayerPlan, plan: ArchitecturePlan) -> _Label:
         NodeKind.LAYER,
         _short(row.name),
         (f"{row.in_channels} → +{row.out_channels} ch · {_hw(row.out_hw)}",),
-        f"{row.name}: reads {reads} ({row.in_channels} channels), adds k = {row.out_channels}",
+        f"dense layer: reads {reads} ({row.in_channels} channels), adds k = {row.out_channels}",
     )
 
 
@@ -93,7 +92,7 @@ def _transition_label(row: LayerPlan, plan: ArchitecturePlan) -> _Label:
         NodeKind.TRANSITION,
         f"{_short(row.name)} · θ = {plan.config.compression:g}",
         (f"{row.in_channels} → {row.out_channels} ch", f"{_hw(row.in_hw)} → {_hw(row.out_hw)}"),
-        f"{row.name}: BN, ReLU, 1×1 conv to ⌊θ·{row.in_channels}⌋ = {row.out_channels} channels, 2×2 average pool",
+        f"transition: BN, ReLU, 1×1 conv to ⌊θ·{row.in_channels}⌋ = {row.out_channels} channels, 2×2 average pool",
     )
 
 
@@ -102,7 +101,7 @@ def _final_norm_label(row: LayerPlan, plan: ArchitecturePlan) -> _Label:
         NodeKind.HEAD,
         f"{_short(row.name)} · batch norm",
         (_size(row),),
-        f"{row.name}: batch norm of the last block's {row.out_channels} channels",
+        f"final batch norm of the last block's {row.out_channels} channels",
     )
 
 
@@ -111,7 +110,7 @@ def _classifier_label(row: LayerPlan, plan: ArchitecturePlan) -> _Label:
         NodeKind.HEAD,
         f"{_short(row.name)} · linear",
         (f"{row.in_channels} → {row.out_channels}",),
-        f"{row.name}: fully connected, {row.in_channels} features to {row.out_channels} classes",
+        f"classifier: fully connected, {row.in_channels} features to {row.out_channels} classes",
     )
 
 
@@ -124,10 +123,27 @@ _LABELS: dict[Role, Callable[[LayerPlan, ArchitecturePlan], _Label]] = {
 }
 
 
+def _shape(channels: int, hw: tuple[int, int]) -> str:
+    return f"{channels}×{_hw(hw)}"
+
+
+def _tooltip(name: str, shape_in: str, shape_out: str, params: int, macs: int, words: str) -> str:
+    """A node's hover text: its name, shapes in and out (C×H×W per image), parameters and MACs, what it does."""
+    return "\n".join((name, f"in {shape_in} → out {shape_out}", f"{params:,} parameters · {format_macs(macs)}", words))
+
+
 def _row_node(row: LayerPlan, plan: ArchitecturePlan) -> Node:
     label = _LABELS[row.role](row, plan)
     cost = _cost(row.params, row.macs)
-    tooltip = f"{label.tooltip}; {cost}; output {format_bytes(row.output_bytes)}"
+    words = f"{label.tooltip}; output {format_bytes(row.output_bytes)} for batch {plan.input.batch}"
+    tooltip = _tooltip(
+        row.name,
+        _shape(row.in_channels, row.in_hw),
+        _shape(row.out_channels, row.out_hw),
+        row.params,
+        row.macs,
+        words,
+    )
     return Node(row.name, label.kind, label.title, label.lines, cost, row.block, (row.name,), tooltip)
 
 
@@ -142,7 +158,7 @@ def _input_node(plan: ArchitecturePlan) -> Node:
         None,
         None,
         (),
-        f"input batch {spec.batch}×{plan.config.in_channels}×{spec.height}×{spec.width}",
+        f"input\nbatch {spec.batch}×{plan.config.in_channels}×{spec.height}×{spec.width}",
     )
 
 
@@ -219,7 +235,8 @@ def _elided_node(plan: ArchitecturePlan, block: int, rows: list[LayerPlan], hidd
         _cost(params, macs),
         block,
         members,
-        f"{count} dense layers drawn as one node; each reads every earlier output of the block and adds k = {k}",
+        f"{summary.name}: denselayer{first}–{last}\n{count} dense layers drawn as one node; each reads every earlier "
+        f"output of the block and adds k = {k}\n{params:,} parameters · {format_macs(macs)}\nclick to draw the block in full",
     )
 
 
@@ -284,7 +301,8 @@ def _chain_block(b: _Builder, block: int, block_input: str, closing: LayerPlan) 
                     None,
                     block,
                     (),
-                    f"concatenation after {_short(row.name)}: {channels} + {row.out_channels} = {new_channels} channels",
+                    f"{concat_id}\nconcatenation after {_short(row.name)}: {channels} + {row.out_channels} "
+                    f"= {new_channels} channels · {_hw(row.out_hw)}",
                 )
             )
         )
@@ -308,7 +326,14 @@ def _stem_node(plan: ArchitecturePlan) -> Node:
         _cost(sum(r.params for r in stem_rows), sum(r.macs for r in stem_rows)),
         None,
         tuple(r.name for r in stem_rows),
-        "the layers before the first dense block",
+        _tooltip(
+            "stem",
+            _shape(first.in_channels, first.in_hw),
+            _shape(last.out_channels, last.out_hw),
+            sum(r.params for r in stem_rows),
+            sum(r.macs for r in stem_rows),
+            f"the layers before the first dense block: {words}",
+        ),
     )
 
 
@@ -327,7 +352,14 @@ def _overview(b: _Builder) -> None:
             _cost(s.params, s.macs),
             s.index,
             tuple(r.name for r in dense_layers(plan, s.index)),
-            f"{s.layers} dense layers; layer ℓ reads {s.in_channels} + {plan.config.growth_rate}·(ℓ−1) channels",
+            _tooltip(
+                s.name,
+                _shape(s.in_channels, s.hw),
+                _shape(s.out_channels, s.hw),
+                s.params,
+                s.macs,
+                f"{s.layers} dense layers; layer ℓ reads {s.in_channels} + {plan.config.growth_rate}·(ℓ−1) channels",
+            ),
         )
         b.edge(prev, b.node(node), prev_channels)
         closing = closing_row(plan, s.index)

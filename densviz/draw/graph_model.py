@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from densviz.core.settings import Detail
 
-__all__ = ["INPUT_ID", "Cluster", "ConcatGraph", "Detail", "Edge", "Node", "NodeKind"]
+__all__ = ["INPUT_ID", "Cluster", "ConcatGraph", "Detail", "Edge", "Node", "NodeKind", "edge_id"]
 
 INPUT_ID = "input"
 """The id of the node that stands for the input batch."""
@@ -53,6 +53,11 @@ class Node:
     block: int | None
     members: tuple[str, ...]
     tooltip: str
+
+
+def edge_id(src: str, dst: str) -> str:
+    """The id an edge's SVG element carries (``features.transition1->features.denseblock2.denselayer1``)."""
+    return f"{src}->{dst}"
 
 
 @dataclass(frozen=True, slots=True)

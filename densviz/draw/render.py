@@ -20,6 +20,7 @@ import graphviz
 from densviz.core.errors import SurroundingsError
 from densviz.core.plan import ArchitecturePlan
 from densviz.draw.graph import ConcatGraph, Detail, Node, NodeKind, build_graph
+from densviz.draw.graph_model import edge_id
 from densviz.draw.options import GraphOptions
 from densviz.draw.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR, block_color, tint
 
@@ -132,7 +133,10 @@ def to_dot(
         style = _node_style(node)
         if node.kind in (NodeKind.LAYER, NodeKind.ELIDED, NodeKind.TRANSITION, NodeKind.HEAD, NodeKind.STEM):
             style["group"] = "spine"  # one straight column (or row) through the network
-        g.node(node.id, _label(node, show_cost, style.get("fontcolor") == "#FFFFFF"), tooltip=node.tooltip, **style)
+        # The SVG element gets the node's id (the module path) and its kind as a class, so that a
+        # page can find a node, and mark it selected, without parsing the drawing.
+        label = _label(node, show_cost, style.get("fontcolor") == "#FFFFFF")
+        g.node(node.id, label, id=node.id, tooltip=node.tooltip, **style, **{"class": node.kind.value})
 
     emitted: set[str] = set()
     for node in graph.nodes:
@@ -146,7 +150,9 @@ def to_dot(
         color = block_color(cluster.block)
         with dot.subgraph(name=f"cluster_{cluster.id}") as sub:
             sub.attr(
+                id=cluster.id,
                 label=cluster.label,
+                **{"class": "block" if cluster.block is not None else "stem"},
                 style="rounded,filled",
                 color=color,
                 fillcolor=tint(color, 0.92),
@@ -170,7 +176,12 @@ def to_dot(
         )
         # Width grows with the square root of the channels carried.
         width = 0.7 + 2.3 * math.sqrt(edge.channels / widest)
-        attrs = {"color": color + "B3", "penwidth": f"{width:.2f}", "tooltip": f"{edge.channels} channels"}
+        attrs = {
+            "id": edge_id(edge.src, edge.dst),
+            "color": color + "B3",
+            "penwidth": f"{width:.2f}",
+            "tooltip": f"{edge.channels} channels",
+        }
         if edge.spine:
             attrs["weight"] = "100"  # keep the forward path straight
         if edge_labels:
