@@ -1,4 +1,4 @@
-"""An SVG viewer with zoom and pan, as one self-contained HTML page.
+"""An SVG viewer with zoom and pan: one script for a self-contained HTML page and for the Graph view's component.
 
 Streamlit's own graphviz element can neither zoom nor pan, and lays graphs out
 in the browser's main thread. Here the SVG comes laid out from ``dot``; a few
@@ -18,14 +18,16 @@ one at its top, centred horizontally. A graph that fits is shown whole.
 
 The buttons and the hint sit in a toolbar row of their own above the drawing,
 so they never cover a label. Nothing is fetched from the network.
+
+:data:`ENGINE_JS` is the viewer as one function, ``densvizPanZoom(view, opts)``:
+:func:`panzoom_page` calls it on a whole page (an ``<iframe>``), and
+:mod:`densviz.ui.graph_canvas` on the Graph view's component, which adds
+clicks (a press and release that did not move) and centring on a node.
 """
 
 from __future__ import annotations
 
-_PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><style>
-html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:Helvetica,Arial,sans-serif}
-body{display:flex;flex-direction:column}
+VIEWER_CSS = """
 #bar{flex:none;display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px;padding:4px 8px;
   background:#f9fafb;border-bottom:1px solid #e5e7eb}
 #bar button{border:1px solid #d1d5db;background:#fff;border-radius:4px;padding:2px 10px;min-width:30px;
@@ -39,19 +41,35 @@ body{display:flex;flex-direction:column}
   user-select:none;-webkit-user-select:none}
 #view.dragging{cursor:grabbing}
 #view svg{display:block;width:100%;height:100%}
-</style></head><body>
-<div id="bar" role="toolbar" aria-label="zoom">
-<button type="button" id="zin" title="zoom in" aria-label="zoom in">+</button>
-<button type="button" id="zout" title="zoom out" aria-label="zoom out">&minus;</button>
-<button type="button" id="fit" title="fit the whole graph" aria-label="fit the whole graph">fit</button>
-<span id="hint"><span class="mouse">Ctrl + wheel or +/&minus;: zoom &middot; drag: pan &middot; fit: the whole graph</span><span class="touch">pinch or +/&minus;: zoom &middot; drag sideways: pan &middot; fit: the whole graph</span></span>
-</div>
-<div id="view">__SVG__</div>
-<script>
-(function(){
-  const view=document.getElementById('view');
+"""
+"""The toolbar's and the drawing area's style (the element ids of :func:`toolbar`)."""
+
+_MOUSE_HINT = "Ctrl + wheel or +/&minus;: zoom &middot; drag: pan &middot; fit: the whole graph"
+_TOUCH_HINT = "pinch or +/&minus;: zoom &middot; drag sideways: pan &middot; fit: the whole graph"
+
+
+def toolbar(extra_hint: str = "") -> str:
+    """The toolbar: zoom in, zoom out, fit, and a hint for mouse and touch (``extra_hint`` appended to both)."""
+    return (
+        '<div id="bar" role="toolbar" aria-label="zoom">\n'
+        '<button type="button" id="zin" title="zoom in" aria-label="zoom in">+</button>\n'
+        '<button type="button" id="zout" title="zoom out" aria-label="zoom out">&minus;</button>\n'
+        '<button type="button" id="fit" title="fit the whole graph" aria-label="fit the whole graph">fit</button>\n'
+        f'<span id="hint"><span class="mouse">{_MOUSE_HINT}{extra_hint}</span>'
+        f'<span class="touch">{_TOUCH_HINT}{extra_hint}</span></span>\n'
+        "</div>"
+    )
+
+
+ENGINE_JS = """
+// Zoom and pan for the SVG inside `view`. opts.root holds the toolbar (#zin, #zout,
+// #fit, #hint); opts.keys receives + - 0; opts.gestures Safari's pinch events;
+// opts.onTap(target) hears a press and release that did not move (a click or tap).
+// Returns {centre(el), fit(), destroy()}.
+function densvizPanZoom(view, opts){
+  const root=opts.root, keys=opts.keys, gestures=opts.gestures, onTap=opts.onTap||null;
   const svg=view.querySelector('svg');
-  if(!svg){return;}
+  if(!svg){return {centre(){},fit(){},destroy(){}};}
   const b=svg.viewBox.baseVal;
   const home=(b&&b.width>0&&b.height>0)?{x:b.x,y:b.y,w:b.width,h:b.height}
     :{x:0,y:0,w:parseFloat(svg.getAttribute('width'))||1,h:parseFloat(svg.getAttribute('height'))||1};
@@ -61,7 +79,7 @@ body{display:flex;flex-direction:column}
   const wide=home.w>home.h;
   // The view box always has the view's aspect ratio, so one scale s (SVG points
   // per pixel) maps the drawing area onto it.
-  let size={w:0,h:0}, vb=null, touched=false;
+  let size={w:0,h:0}, vb=null, touched=false, pending=null;
   const fitScale=()=>Math.max(home.w/size.w,home.h/size.h);
   const minScale=()=>1/8, maxScale=()=>Math.max(2*fitScale(),1);
   function around(s,cx,cy){return {x:cx-size.w*s/2,y:cy-size.h*s/2,w:size.w*s,h:size.h*s};}
@@ -81,10 +99,21 @@ body{display:flex;flex-direction:column}
     vb.y=Math.min(Math.max(vb.y,home.y-vb.h+my),home.y+home.h-my);
     svg.setAttribute('viewBox',vb.x+' '+vb.y+' '+vb.w+' '+vb.h);
   }
+  // Centre the view on an element of the drawing, at one point per pixel or closer.
+  function centre(el){
+    if(!vb){pending=el;return;}
+    const r=view.getBoundingClientRect(), e=el.getBoundingClientRect(), s=vb.w/size.w;
+    const cx=vb.x+(e.left+e.width/2-r.left)*s, cy=vb.y+(e.top+e.height/2-r.top)*s;
+    touched=true;vb=around(Math.min(s,1),cx,cy);apply();
+  }
   function measure(){
     const r=view.getBoundingClientRect();
     if(r.width<1||r.height<1){return;}
-    if(!vb||!touched){size={w:r.width,h:r.height};vb=opening();apply();return;}
+    if(!vb||!touched){
+      size={w:r.width,h:r.height};vb=opening();apply();
+      if(pending){const el=pending;pending=null;centre(el);}
+      return;
+    }
     // Resized after the reader moved: keep the scale and the centre.
     const s=vb.w/size.w, cx=vb.x+vb.w/2, cy=vb.y+vb.h/2;
     size={w:r.width,h:r.height};vb=around(s,cx,cy);apply();
@@ -100,14 +129,16 @@ body{display:flex;flex-direction:column}
   }
   function fit(){if(vb){touched=true;vb=fitted();apply();}}
   const mid=()=>{const r=view.getBoundingClientRect();return [r.left+r.width/2,r.top+r.height/2];};
+  const off=[];
+  function on(target,type,fn,o){target.addEventListener(type,fn,o);off.push(()=>target.removeEventListener(type,fn,o));}
 
   // The wheel: plain, it scrolls the page (not prevented); with Ctrl or Cmd, it zooms.
-  const hint=document.getElementById('hint');
+  const hint=root.querySelector('#hint');
   let nudged=0;
-  view.addEventListener('wheel',e=>{
+  on(view,'wheel',e=>{
     if(!(e.ctrlKey||e.metaKey)){
-      hint.classList.add('nudge');clearTimeout(nudged);
-      nudged=setTimeout(()=>hint.classList.remove('nudge'),1200);
+      if(hint){hint.classList.add('nudge');clearTimeout(nudged);
+        nudged=setTimeout(()=>hint.classList.remove('nudge'),1200);}
       return;
     }
     e.preventDefault();
@@ -118,14 +149,14 @@ body{display:flex;flex-direction:column}
   // Safari sends a trackpad pinch as gesture events instead.
   let gesture=null;
   const pts=new Map();
-  window.addEventListener('gesturestart',e=>{if(pts.size){return;}e.preventDefault();gesture=e.scale||1;});
-  window.addEventListener('gesturechange',e=>{if(gesture===null||pts.size){return;}e.preventDefault();
+  on(gestures,'gesturestart',e=>{if(pts.size){return;}e.preventDefault();gesture=e.scale||1;});
+  on(gestures,'gesturechange',e=>{if(gesture===null||pts.size){return;}e.preventDefault();
     zoom(gesture/(e.scale||1),e.clientX||mid()[0],e.clientY||mid()[1]);gesture=e.scale||1;});
-  window.addEventListener('gestureend',()=>{gesture=null;});
+  on(gestures,'gestureend',()=>{gesture=null;});
 
   // Pointers: one drags the drawing, two pinch. A one-finger vertical swipe never
   // gets here (touch-action: pan-y hands it to the browser, which scrolls the page).
-  let drag=null, pinch=null, touching=false;
+  let drag=null, pinch=null, touching=false, tap=null;
   function two(){const p=[...pts.values()];
     return {d:Math.hypot(p[0].x-p[1].x,p[0].y-p[1].y)||1,x:(p[0].x+p[1].x)/2,y:(p[0].y+p[1].y)/2};}
   function begin(){
@@ -135,16 +166,20 @@ body{display:flex;flex-direction:column}
     else if(pts.size>=2){const t=two();pinch={...t,vb:{...vb}};}
     view.classList.toggle('dragging',pts.size>0);
   }
-  view.addEventListener('pointerdown',e=>{
+  on(view,'pointerdown',e=>{
     if(e.pointerType==='mouse'&&e.button!==0){return;}
     touching=e.pointerType==='touch';
+    // A tap is one pointer pressed and released where it went down (the target is
+    // read now: with the pointer captured, later events name the view).
+    tap=pts.size===0?{target:e.target,x:e.clientX,y:e.clientY}:null;
     pts.set(e.pointerId,{x:e.clientX,y:e.clientY});
     try{view.setPointerCapture(e.pointerId);}catch(_){}
     begin();
   });
-  view.addEventListener('pointermove',e=>{
+  on(view,'pointermove',e=>{
     if(!pts.has(e.pointerId)||!vb){return;}
     pts.set(e.pointerId,{x:e.clientX,y:e.clientY});
+    if(tap&&Math.hypot(e.clientX-tap.x,e.clientY-tap.y)>4){tap=null;}
     const s=vb.w/size.w;
     if(drag){
       if(e.clientX===drag.x&&e.clientY===drag.y){return;}
@@ -161,27 +196,48 @@ body{display:flex;flex-direction:column}
     }
   });
   const up=e=>{if(pts.delete(e.pointerId)){begin();}};
-  view.addEventListener('pointerup',up);
+  on(view,'pointerup',e=>{
+    const t=tap;tap=null;
+    up(e);
+    if(t&&onTap&&pts.size===0){onTap(t.target);}
+  });
   // The browser took the gesture (a vertical swipe scrolls the page): undo what it moved.
-  view.addEventListener('pointercancel',e=>{
+  on(view,'pointercancel',e=>{
+    tap=null;
     if(drag&&pts.size===1&&pts.has(e.pointerId)){vb.x=drag.vx;vb.y=drag.vy;apply();}
     up(e);
   });
-  view.addEventListener('dblclick',fit);
+  on(view,'dblclick',fit);
 
-  document.getElementById('zin').onclick=()=>zoom(1/1.3,...mid());
-  document.getElementById('zout').onclick=()=>zoom(1.3,...mid());
-  document.getElementById('fit').onclick=fit;
-  document.addEventListener('keydown',e=>{
+  const button=(id,fn)=>{const el=root.querySelector('#'+id);if(el){on(el,'click',fn);}};
+  button('zin',()=>zoom(1/1.3,...mid()));
+  button('zout',()=>zoom(1.3,...mid()));
+  button('fit',fit);
+  on(keys,'keydown',e=>{
     if(e.ctrlKey||e.metaKey||e.altKey){return;}
     if(e.key==='+'||e.key==='='){zoom(1/1.3,...mid());}
     else if(e.key==='-'||e.key==='_'){zoom(1.3,...mid());}
     else if(e.key==='0'){fit();}
   });
-  if(window.ResizeObserver){new ResizeObserver(measure).observe(view);}
-  window.addEventListener('resize',measure);
+  let observer=null;
+  if(window.ResizeObserver){observer=new ResizeObserver(measure);observer.observe(view);}
+  on(window,'resize',measure);
   measure();
-})();
+  return {centre,fit,destroy(){off.forEach(f=>f());if(observer){observer.disconnect();}}};
+}
+"""
+"""The viewer as one JavaScript function, ``densvizPanZoom(view, opts)``."""
+
+_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><style>
+html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:Helvetica,Arial,sans-serif}
+body{display:flex;flex-direction:column}
+__CSS__</style></head><body>
+__BAR__
+<div id="view">__SVG__</div>
+<script>
+__ENGINE__
+densvizPanZoom(document.getElementById('view'),{root:document,keys:document,gestures:window});
 </script></body></html>
 """
 
@@ -192,4 +248,5 @@ def panzoom_page(svg: str) -> str:
     The page is self-contained: no fonts, scripts or styles from the network.
     """
     body = svg[svg.index("<svg") :] if "<svg" in svg else svg  # drop the XML prolog and doctype
-    return _PAGE.replace("__SVG__", body)
+    page = _PAGE.replace("__CSS__", VIEWER_CSS.lstrip()).replace("__BAR__", toolbar()).replace("__ENGINE__", ENGINE_JS)
+    return page.replace("__SVG__", body)  # last: the drawing's own text is never searched for placeholders

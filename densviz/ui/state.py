@@ -25,7 +25,9 @@ from densviz.core.config import (
     state_from_json,
     to_query,
 )
+from densviz.core.plan import make_plan
 from densviz.core.settings import SETTINGS, Group, Widget, in_group
+from densviz.draw.graph_select import find, is_selectable
 from densviz.draw.options import GraphOptions
 from densviz.ui import session
 from densviz.ui.session import GRAPH_KEYS, Key
@@ -35,6 +37,7 @@ DEFAULT_PRESET = "densenet121"
 PIN_PREFIX = "a_"  # its settings in the link: a_preset=…, or a_growth_rate=… and the rest
 MAX_UPLOAD_BYTES = 1 << 20  # 1 MB, as the uploader states it (a config JSON is a few hundred bytes)
 VIEW_KEY = Key.VIEW.value  # the link's view=
+NODE_KEY = Key.NODE.value  # the link's node=: the Graph view's selection
 
 # Widget ranges, from the settings table: every valid config can be shown except
 # where a control offers less (compression below 0.01, drop_rate above 0.95).
@@ -197,7 +200,9 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
         views: The view names a link may ask for.
     """
     params: dict[str, Any] = {
-        k: v for k, v in query.items() if k != VIEW_KEY and not k.startswith(PIN_PREFIX) and k not in _GRAPH_QUERY
+        k: v
+        for k, v in query.items()
+        if k not in (VIEW_KEY, NODE_KEY) and not k.startswith(PIN_PREFIX) and k not in _GRAPH_QUERY
     }
     warnings: list[str] = []
     pinned = _pinned_from_query(query, warnings)
@@ -217,6 +222,8 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
         preset = DEFAULT_PRESET
     load(st.session_state, cfg, spec, preset)
     st.session_state.update(_graph_from_query(query, len(cfg.block_config), warnings))
+    if query.get(NODE_KEY):
+        st.session_state[NODE_KEY] = node_from_query(query[NODE_KEY][-1], cfg, spec, warnings)
     view = None
     if VIEW_KEY in query:
         asked = query[VIEW_KEY][-1]
@@ -228,6 +235,30 @@ def init_from_query(query: Mapping[str, list[str]], views: list[str]) -> Initial
 
 
 _GRAPH_QUERY = {s.query: s for s in in_group(Group.GRAPH)}
+
+
+def node_from_query(text: str, cfg: DenseNetConfig, spec: InputSpec, warnings: list[str]) -> str | None:
+    """The Graph view's selection from a link's ``node=``, or ``None`` with a warning naming what is allowed.
+
+    A full path as the page writes it (``features.denseblock2.denselayer7``);
+    the search box's shorter forms (``denselayer7``, ``block 2 layer 7``) are
+    read too, when they name exactly one module.
+    """
+    try:
+        plan = make_plan(cfg, spec)
+    except ConfigError:
+        return None  # the network itself was refused; its warning says why
+    if is_selectable(plan, text):
+        return text
+    found = find(plan, text)
+    if found.name is not None and found.message is None:
+        return found.name
+    example = f"{plan.blocks[-1].name}.denselayer1"
+    warnings.append(
+        f"{ConfigError(NODE_KEY, text, f'a module of this network, such as {example}, features.conv0 or classifier')} "
+        "Nothing is selected."
+    )
+    return None
 
 
 def _graph_from_query(query: Mapping[str, list[str]], blocks: int, warnings: list[str]) -> dict[str, Any]:
@@ -296,15 +327,19 @@ def query_for(
     view: str,
     pinned: Pinned | None = None,
     graph: GraphOptions | None = None,
+    node: str | None = None,
 ) -> dict[str, str]:
     """The query string of the current settings.
 
     A preset name alone when it is one; the Graph view's settings where they
-    differ from the defaults; design A prefixed ``a_``.
+    differ from the defaults, and its selection (``node``) if any; design A
+    prefixed ``a_``.
     """
     query = _settings_query(cfg, spec, preset)
     query[VIEW_KEY] = view
     query |= _graph_query(graph or GraphOptions())
+    if node:
+        query[NODE_KEY] = node
     if pinned is not None:
         query |= {PIN_PREFIX + k: v for k, v in _settings_query(pinned.config, pinned.input, pinned.preset).items()}
     return query

@@ -32,18 +32,15 @@ from densviz.core.units import format_bytes, format_count, format_macs
 from densviz.draw.charts import ChartKind
 from densviz.draw.graph import Detail
 from densviz.draw.options import GraphOptions
-from densviz.draw.render import DOT_MISSING
 from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.export.images import images_unavailable
-from densviz.ui import cached, session
+from densviz.ui import cached, graph_explore, session
 from densviz.ui.controls import control
-from densviz.ui.panzoom import panzoom_page
 from densviz.ui.session import GRAPH_KEYS, Key, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
 from densviz.ui.text import plain
 
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
-_GRAPHVIZ_CHART_EDGE_LIMIT = 600  # the browser's own layout froze the tab beyond ~1,200 edges
 
 
 def _chart(fig: object) -> None:
@@ -65,7 +62,8 @@ def _block_label(block: int | None) -> str:
 
 
 def graph_view(net: Network) -> None:
-    """The concatenation graph, laid out by dot, with zoom and pan."""
+    """The concatenation graph, laid out by dot, with zoom and pan; click, hover or search a node for its numbers."""
+    graph_explore.prepare(net)  # before the controls: revealing a selection from a link or another view may set them
     cols = st.columns([2.6, 1.2, 1.9, 1.3, 1.6])
     detail = control("detail", cols[0], key=GRAPH_KEYS["detail"])
     if st.session_state.get(GRAPH_KEYS["block"]) not in _block_options(net):
@@ -80,16 +78,10 @@ def graph_view(net: Network) -> None:
     control("direction", cols[2], key=GRAPH_KEYS["direction"])
     control("show_cost", cols[3], key=GRAPH_KEYS["show_cost"])
     control("max_full_layers", cols[4], key=GRAPH_KEYS["max_full_layers"], disabled=detail != Detail.DENSE)
-    options = session.graph_options()
-    direction = options.direction
-    drawing = cached.drawing_for(net.config, net.input, options)
+    drawing = cached.drawing_for(net.config, net.input, session.graph_options())
     if drawing.notes:
         st.caption(" ".join(f":material/info: {note}" for note in drawing.notes))
-    if drawing.image is not None:
-        height = 760 if drawing.graph.detail is not Detail.OVERVIEW or direction == "LR" else 900
-        st.iframe(panzoom_page(drawing.image.decode()), height=height)  # our own SVG from dot: no user HTML
-    elif DOT_MISSING in drawing.notes and len(drawing.graph.edges) <= _GRAPHVIZ_CHART_EDGE_LIMIT:
-        st.graphviz_chart(drawing.dot, width="stretch")  # laid out in the browser instead
+    graph_explore.explorer(net)  # search, the drawing with the selection marked, the panel
     with st.expander("DOT source"):
         st.code(drawing.dot, language="dot")
 
