@@ -1,16 +1,21 @@
-"""The Forward pass view through Streamlit's AppTest: failures shown open, results tied to the settings that made them."""
+"""The Forward pass view through Streamlit's AppTest: failures shown open, results tied to the settings that made them,
+the weights chosen (ImageNet's among them) and the top-5 named where the classes are known."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from densviz import build_model
 from densviz.core.config import PRESETS
-from densviz.run import save_weights
+from densviz.run import sample_images, save_weights
 from densviz.ui.session import TrainedWeights
-from tests.test_app import start
+from tests.helpers import start_app as start
 
 TINY = PRESETS["tiny"].config
 
@@ -135,3 +140,140 @@ def test_random_weights_give_class_indices_and_say_so() -> None:
         )
         for c in captions(at)
     )
+
+
+# --- the weights: ImageNet's for the published designs ------------------------------------------------
+
+D121 = PRESETS["densenet121"].config
+IMAGENET_NAMES = json.loads((Path(__file__).resolve().parents[1] / "densviz/run/imagenet_classes.json").read_text())[
+    "classes"
+]
+
+
+@pytest.fixture(scope="module")
+def published() -> tuple[torch.nn.Module, bytes]:
+    """A seeded densviz DenseNet-121 and its bytes as torchvision publishes checkpoints (legacy key names)."""
+    from tests.test_pretrained import legacy_state, save
+
+    torch.manual_seed(121)
+    model = build_model(D121).eval()
+    return model, save(legacy_state(model))
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torch hub cache (its checkpoints folder), and the published URL pointed at a closed local port."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, data: bytes) -> str:
+    """Name the published DenseNet-121 file after ``data``'s hash (as torch's hub checks it); its file name."""
+    from densviz.run import pretrained
+    from tests.test_pretrained import published_name
+
+    name = published_name(data)
+    monkeypatch.setitem(pretrained.IMAGENET_WEIGHTS, "densenet121", f"http://127.0.0.1:9/{name}")
+    return name
+
+
+def imagenet_top5(model: torch.nn.Module) -> list[tuple[str, str]]:
+    """The top-5 of the flower photograph, worked out here: torchvision's transform written out, then softmax."""
+    from PIL import Image
+
+    image = Image.fromarray(sample_images()["flower"])
+    w, h = image.size
+    scale = 256 / min(w, h)
+    image = image.resize(
+        (int(w * scale) if w > h else 256, int(h * scale) if h > w else 256), Image.Resampling.BILINEAR
+    )
+    w, h = image.size
+    left, top = round((w - 224) / 2), round((h - 224) / 2)
+    crop = torch.tensor(np.asarray(image.crop((left, top, left + 224, top + 224))), dtype=torch.float32)
+    x = (crop / 255 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    with torch.no_grad():
+        p = model(x.permute(2, 0, 1).unsqueeze(0)).softmax(1)[0]
+    best = p.topk(5)
+    return [(IMAGENET_NAMES[int(i)], f"{float(v):.2%}") for v, i in zip(best.values, best.indices, strict=True)]
+
+
+def weights_radio(at: AppTest) -> object:
+    return at.radio(key="forward_weights_choice")
+
+
+def fast(at: AppTest) -> AppTest:
+    at.number_input(key="forward_runs").set_value(1).run()
+    return at
+
+
+def test_imagenet_weights_from_the_cache_name_the_top5(
+    published: tuple[torch.nn.Module, bytes], hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, data = published
+    name = point_at(monkeypatch, data)
+    hub.mkdir(parents=True)
+    (hub / name).write_bytes(data)
+    at = fast(start({"preset": "densenet121", "view": "Forward pass"}))
+    at.radio(key="forward_source").set_value("flower").run()
+    radio = weights_radio(at)
+    assert list(radio.proto.captions)[1] == "torchvision's DenseNet-121"
+    radio.set_value("imagenet").run()
+    assert any(c.startswith(f":material/check: {name} is in {hub}/") for c in captions(at))
+    ran(at)
+    assert not at.error, [e.value for e in at.error]
+    top5 = at.dataframe[0].value
+    assert list(zip(top5["class"], top5["probability"], strict=True)) == imagenet_top5(model)
+    assert shown(at).endswith(f"input: photo: flower · weights: Pretrained (ImageNet): {name}")
+    assert not any("ranking means nothing" in c for c in captions(at))
+
+
+def test_imagenet_weights_are_not_offered_for_other_designs_and_say_why() -> None:
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    radio = weights_radio(at)
+    assert list(radio.proto.captions)[1] == "DenseNet-121/161/169/201 only"
+    radio.set_value("imagenet").run()
+    warning = at.warning[0].value
+    assert warning.startswith("Pretrained (ImageNet) is not offered for this design: published ImageNet weights exist")
+    assert "this design is custom (k=8" in warning  # the tiny preset's growth rate
+    assert at.button(key="forward_run").disabled
+    at = start({"preset": "densenet121", "growth_rate": "24", "view": "Forward pass"})
+    weights_radio(at).set_value("imagenet").run()
+    assert "this design is custom (k=24, blocks 6,12,24,16" in at.warning[0].value
+    assert at.button(key="forward_run").disabled
+
+
+def test_without_network_the_sentence_names_the_file_and_folder_and_an_upload_loads_it(
+    published: tuple[torch.nn.Module, bytes], hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, data = published
+    name = point_at(monkeypatch, data)  # a closed port: no network
+    at = fast(start({"preset": "densenet121", "view": "Forward pass"}))
+    at.radio(key="forward_source").set_value("flower").run()
+    weights_radio(at).set_value("imagenet").run()
+    assert any(c.startswith(f"Run downloads {name} (about ") and f" into {hub}/ once." in c for c in captions(at))
+    ran(at)
+    assert at.status[0].state == "error"
+    error = at.error[0].value
+    assert error.startswith(f"There is no network to download {name} (")
+    assert error.endswith(f"place that file in {hub}/ (or upload it) and run again.")
+    assert not hub.is_dir() or not any(hub.iterdir())  # nothing half-written is left
+
+    # The uploader beside the choice takes only the published file.
+    forged = data[:-1] + bytes([data[-1] ^ 1])
+    at.file_uploader(key="forward_imagenet_file").set_value((name, forged, "application/octet-stream")).run()
+    ran(at)
+    error = at.error[0].value
+    assert error.startswith(f"The uploaded {name} is not torchvision's published {name}: its SHA-256 starts ")
+    at.file_uploader(key="forward_imagenet_file").set_value((name, data, "application/octet-stream")).run()
+    ran(at)
+    assert not at.error, [e.value for e in at.error]
+    top5 = at.dataframe[0].value
+    assert list(zip(top5["class"], top5["probability"], strict=True)) == imagenet_top5(model)
+    assert shown(at).endswith(f"weights: Pretrained (ImageNet): {name}, uploaded")
+    assert not hub.is_dir() or not any(hub.iterdir())  # an upload serves this session only: the cache is unchanged
+
+    # Nothing else broke: random weights still run.
+    weights_radio(at).set_value("random").run()
+    ran(at)
+    assert not at.error and shown(at).endswith("weights: random (untrained)")

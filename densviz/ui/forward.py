@@ -30,10 +30,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.settings import SETTINGS
 from densviz.run import (
-    DIGIT_CLASSES,
     MAX_IMAGE_BYTES,
-    MAX_WEIGHTS_BYTES,
-    RANDOM_WEIGHTS,
     ImageError,
     Precision,
     RunOptions,
@@ -42,7 +39,6 @@ from densviz.run import (
     available_devices,
     build_for_run,
     load_image,
-    load_weights,
     precision_note,
     preprocess,
     random_input,
@@ -51,10 +47,19 @@ from densviz.run import (
     save_weights,
     supported_precisions,
 )
+from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess
 from densviz.run.timing import RunStoppedError
-from densviz.ui import session
 from densviz.ui.controls import control
 from densviz.ui.forward_results import feature_maps, results, training
+from densviz.ui.forward_uploads import follow_refusals
+from densviz.ui.forward_weights import (
+    IMAGENET_FILE_KEY,
+    UPLOAD_KEY,
+    Weights,
+    chosen_weights,
+    load_into,
+    weights_control,
+)
 from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
 
@@ -66,16 +71,6 @@ _SOURCE_LABELS = {
     "upload": "upload a PNG/JPEG",
     "random": "random tensor",
 }
-
-
-@dataclass(frozen=True)
-class _Weights:
-    """The weights a run loads: the file name, its bytes, how the page names them and their classes, if known."""
-
-    name: str
-    data: bytes
-    label: str
-    classes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,21 +97,9 @@ class _RunKey:
         return [words.get(f.name, f.name) for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 
 
-def _weights(net: Network) -> _Weights | None:
-    """The weights a run loads: an upload, else those trained in the Feature reuse view for this very network."""
-    upload = st.session_state.get("forward_weights")
-    if upload is not None:
-        return _Weights(upload.name, upload.getvalue(), upload.name)
-    trained = session.trained_weights()
-    if trained is not None and trained.config == net.config:
-        digits = DIGIT_CLASSES if net.config.num_classes == len(DIGIT_CLASSES) else None  # trained on the digits
-        return _Weights(trained.name, trained.data, trained.label, digits)
-    return None
-
-
 def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _RunKey:
     """The key of a run with these settings, on the current network, input and weights."""
-    weights = _weights(net)
+    weights = chosen_weights(net)
     upload = st.session_state.get("forward_image")
     said = f"upload {upload.name}" if source == "upload" and upload is not None else _SOURCE_LABELS[source]
     return _RunKey(
@@ -127,30 +110,29 @@ def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _Run
         options.channels_last,
         batch,
         said,
-        weights.label if weights else RANDOM_WEIGHTS,
+        weights.label,
     )
 
 
-def _input(net: Network, spec: InputSpec, source: str) -> tuple[torch.Tensor, list[int] | None]:
+def _input(net: Network, spec: InputSpec, source: str, weights: Weights) -> tuple[torch.Tensor, list[int] | None]:
     """The input batch, and the true labels where they are known (the digits)."""
     cfg = net.config
     if source == "digits":
         from densviz.reuse import digit_batch
 
         return digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
-    return _picture(net, spec, source), None
-
-
-def _picture(net: Network, spec: InputSpec, source: str) -> torch.Tensor:
-    cfg = net.config
     if source == "random":
-        return random_input(spec, cfg.in_channels)
+        return random_input(spec, cfg.in_channels), None
     if source == "upload":
         upload = st.session_state.get("forward_image")
         if upload is None:
             raise ImageError("choose a PNG or JPEG file to upload first.")
-        return preprocess(load_image(upload.getvalue()), spec, cfg.in_channels)
-    return preprocess(sample_images()[source], spec, cfg.in_channels)
+        picture = load_image(upload.getvalue())
+    else:
+        picture = sample_images()[source]
+    if weights.imagenet and spec.hw == (IMAGENET_CROP, IMAGENET_CROP):  # what the published weights were tested on
+        return imagenet_preprocess(picture).expand(spec.batch, -1, -1, -1).contiguous(), None
+    return preprocess(picture, spec, cfg.in_channels), None
 
 
 @dataclass
@@ -216,13 +198,10 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
         try:
             status.write("building the model")
             model, plan = build_for_run(net.config, spec)
-            weights, classes = _weights(net), None
-            if weights is not None:
-                status.write(f"loading the {weights.label}")
-                report = load_weights(model, weights.data, weights.name)
-                classes = weights.classes or report.classes
+            weights = chosen_weights(net)
+            classes = load_into(model, net.config, weights, status.write)
             status.write("preparing the input")
-            x, labels = _input(net, spec, source)
+            x, labels = _input(net, spec, source, weights)
             watch = pass_watcher(stop, bar, progress)
             result = run_forward(
                 model,
@@ -268,8 +247,8 @@ def device_select(where: Any, key: str) -> str:
     return str(where.selectbox("Device", list(names), key=key, format_func=names.__getitem__))
 
 
-def _controls(net: Network) -> tuple[RunOptions, int, str]:
-    """The run's controls: (options, batch, input source)."""
+def _controls(net: Network) -> tuple[RunOptions, int, str, bool]:
+    """The run's controls: (options, batch, input source, whether the chosen weights allow a run)."""
     cols = st.columns([1.6, 1, 1, 0.8, 0.8])
     device = device_select(cols[0], "forward_device")
     precisions = [p.value for p in supported_precisions(torch.device(device))]
@@ -292,24 +271,20 @@ def _controls(net: Network) -> tuple[RunOptions, int, str]:
         "Input", _SOURCES, key=Key.FORWARD_SOURCE.value, format_func=lambda s: _SOURCE_LABELS[s], horizontal=True
     )
     if source == "upload":
-        cols[1].file_uploader(
+        cols[0].file_uploader(
             "Image (PNG or JPEG)",
             type=["png", "jpg", "jpeg"],
             key="forward_image",
             max_upload_size=MAX_IMAGE_BYTES >> 20,
         )
-    cols[1].file_uploader(
-        "Weights (.safetensors or torchvision .pth), optional",
-        type=["safetensors", "pth", "pt"],
-        key="forward_weights",
-        max_upload_size=MAX_WEIGHTS_BYTES >> 20,
-    )
+    ready = weights_control(net, cols[1])
+    follow_refusals(["forward_image", UPLOAD_KEY, IMAGENET_FILE_KEY])
     if note := precision_note(torch.device(device), Precision(precision)):
         st.caption(f":material/warning: {precision} is {note}.")
     options = RunOptions(
         device=device, precision=Precision(precision), channels_last=bool(channels_last), runs=runs, warmup=1, threads=1
     )
-    return options, batch, str(source)
+    return options, batch, str(source), ready
 
 
 def _shown(net: Network, current: _RunKey) -> None:
@@ -346,16 +321,20 @@ def _shown(net: Network, current: _RunKey) -> None:
 
 def forward_view(net: Network) -> None:
     """Run the current network for real, with its timings, shapes and feature maps."""
-    options, batch, source = _controls(net)
+    options, batch, source, ready = _controls(net)
     key = _run_key(net, options, batch, source)
     interrupted = _interrupted()
-    if st.button("Run", type="primary", icon=":material/play_arrow:", key="forward_run"):
+    if st.button(
+        "Run",
+        type="primary",
+        icon=":material/play_arrow:",
+        key="forward_run",
+        disabled=not ready,
+        help=None if ready else "the chosen weights are not offered for this design (see above)",
+    ):
         _run(net, options, batch, source, key)
     elif interrupted:
         st.info(interrupted, icon=":material/stop_circle:")
-    weights = _weights(net)
-    if weights is not None and st.session_state.get("forward_weights") is None:
-        st.caption(f":material/model_training: Runs load the {weights.label}.")
     _shown(net, key)
     st.divider()
     training(net)
