@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "densviz.reuse": 3,  # training on the digits, Figure 5's arithmetic
     "densviz.draw": 4,  # render (dot) and charts (plotly)
     "densviz.export": 5,  # files
+    "densviz.jobs": 5,  # heavy work on worker processes (local pool or Ray)
     "densviz.cli": 6,
     "densviz.ui": 6,
     "densviz.__main__": 6,
