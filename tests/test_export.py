@@ -202,3 +202,28 @@ def test_retitling_appends_an_update_and_keeps_every_original_byte() -> None:
     assert _pdf_title(out) == "Wachstum θ"
     assert b"/Prev 84" in out and b"/Size 4" in out
     assert retitle_pdf(b"not a pdf", "x") == b"not a pdf"
+
+
+# --- ONNX and TeX (issue 13) --------------------------------------------------------------
+
+
+def test_parse_formats_knows_onnx_and_tex() -> None:
+    assert parse_formats("onnx,TEX,csv") == (ExportFormat.ONNX, ExportFormat.TEX, ExportFormat.CSV)
+    assert ExportFormat.ONNX not in export_files.DEFAULT_FORMATS  # seconds of work: only when named
+    with pytest.raises(ConfigError, match="onnx, tex, zip"):
+        parse_formats("onnx,pptx")
+
+
+def test_tex_files_go_into_the_zip(tmp_path: Path) -> None:
+    result = export(tiny_plan(), tmp_path, ["tex", "zip"], name="tiny")
+    assert [p.name for p in result.files] == ["tiny.zip", "tiny-overview.tex", "tiny-block1.tex"]
+    with zipfile.ZipFile(tmp_path / "tiny.zip") as zf:
+        assert sorted(zf.namelist()) == ["tiny/tiny-block1.tex", "tiny/tiny-overview.tex"]
+        assert zf.read("tiny/tiny-overview.tex") == (tmp_path / "tiny-overview.tex").read_bytes()
+
+
+def test_an_onnx_export_over_the_budget_writes_nothing(tmp_path: Path) -> None:
+    plan = make_plan(PRESETS["densenet121"].config, PRESETS["densenet121"].input)
+    with pytest.raises(ConfigError, match="over the memory budget"):
+        export(plan, tmp_path / "out", ["csv", "onnx"], budget_bytes=16 << 20)
+    assert not (tmp_path / "out").exists()  # refused before the folder was made

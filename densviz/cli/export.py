@@ -1,4 +1,4 @@
-"""``densviz export``: the graph, the charts, the tables and the config written to a folder."""
+"""``densviz export``: the graph, the charts, the tables, the config, the ONNX model and TikZ figures written to a folder."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from densviz.cli.flags import add_config_flags, add_setting_flags, guarded_plan, read_settings
+from densviz.cli.flags import add_config_flags, add_setting_flags, budget, guarded_plan, read_settings
 from densviz.cli.output import note, say
 from densviz.core.settings import Group, in_group
 from densviz.draw.options import GraphOptions
@@ -34,9 +34,19 @@ def command(args: argparse.Namespace) -> int:
     formats = parse_formats(args.formats)
     options = graph_options(args).check(plan)  # before any work
     start = time.perf_counter()
-    result = export(plan, args.out, formats, graph_options=options, name=args.preset or "densenet", progress=say)
+    result = export(
+        plan,
+        args.out,
+        formats,
+        graph_options=options,
+        name=args.preset or "densenet",
+        progress=say,
+        budget_bytes=budget(args),
+    )
     for text in result.notes:
         note(text)
+    for text in result.checks:
+        print(f"densviz: check: {text}", file=sys.stderr)
     for path in result.files:
         print(path)
     print(f"densviz: wrote {len(result.files)} files in {time.perf_counter() - start:.1f} s.", file=sys.stderr)
@@ -45,14 +55,18 @@ def command(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``export`` to the command's subparsers."""
-    p = sub.add_parser("export", help="write the graph, the charts, the tables and the config to a folder")
+    p = sub.add_parser(
+        "export",
+        help="write the graph, the charts, the tables, the config, the ONNX model and TikZ figures to a folder",
+    )
     add_config_flags(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
     p.add_argument(
         "--formats",
         default="svg,png,pdf,dot,html,csv,json",
         metavar="LIST",
-        help="comma-separated: svg,png,pdf,dot,html,csv,json,zip (default %(default)s)",
+        help="comma-separated: svg,png,pdf,dot,html,csv,json,onnx,tex,zip (default %(default)s); onnx is checked in "
+        "onnxruntime against PyTorch, tex draws the block of --block (default 1)",
     )
     add_setting_flags(p, GRAPH_SETTINGS)
     p.set_defaults(run=command)

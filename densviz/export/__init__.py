@@ -5,6 +5,9 @@
   SVG and PDF through kaleido with the system Chromium;
 * tables: the plan's layers and blocks as CSV, the whole plan as JSON;
 * the config as JSON (it loads back to the same config);
+* the model as ONNX (opset 18, module names kept), run in onnxruntime against
+  PyTorch before it is written (:mod:`densviz.nn.onnx`);
+* TikZ figures for papers: the overview and one dense block (:mod:`densviz.draw.tex`);
 * any of these as one zip.
 
 By job: :mod:`~densviz.export.formats` (what ``--formats`` accepts),

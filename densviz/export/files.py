@@ -1,4 +1,4 @@
-"""One export: the graph, the charts, the tables and the config written to a folder (or a zip)."""
+"""One export: the graph, the charts, the tables, the config, the ONNX model and the TikZ figures written to a folder (or a zip)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,18 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from densviz.core.config import state_to_json
+from densviz.core.errors import SurroundingsError
 from densviz.core.files import prepare_output_dir, write_atomic
+from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan
 from densviz.draw.charts import CHARTS, ChartKind
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import DEFAULT_TIMEOUT_S, GraphFormat, RenderError, draw, render
+from densviz.draw.tex import block_tex, overview_tex
 from densviz.export.formats import DEFAULT_FORMATS, IMAGE_FORMATS, ExportFormat
 from densviz.export.images import ChartImageUnavailableError, chart_html, chart_images
 from densviz.export.tables import blocks_csv, layers_csv
+from densviz.nn.onnx import check_onnx_bounds, export_onnx, onnx_unavailable
 
 __all__ = ["ExportResult", "export"]
 
@@ -32,10 +36,13 @@ class ExportResult:
     Attributes:
         files: Paths written, in order.
         notes: Sentences about what was simplified or left out, and why.
+        checks: Sentences about the checks the files passed (the ONNX model
+            run in onnxruntime against PyTorch, with the difference measured).
     """
 
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
 
 
 def _graph_page(svg: bytes, title: str) -> str:
@@ -153,6 +160,7 @@ def export(
     name: str = "densenet",
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
+    budget_bytes: int = DEFAULT_BUDGET_BYTES,
 ) -> ExportResult:
     """Write the diagrams, tables and config of a plan to ``out_dir``.
 
@@ -160,18 +168,27 @@ def export(
         plan: What to export.
         out_dir: Created if missing.
         formats: Any of :class:`ExportFormat`; ``zip`` bundles the other
-            files (all of them if it is the only format given).
+            files (the defaults if it is the only format given). ``onnx``
+            writes ``{name}.onnx``, checked in onnxruntime against PyTorch;
+            ``tex`` writes ``{name}-overview.tex`` and ``{name}-block{b}.tex``.
         graph_options: How to draw the graph (detail, block, direction, costs,
-            elision); :class:`GraphOptions`' defaults if not given.
+            elision); :class:`GraphOptions`' defaults if not given. Its block
+            (block 1 if none) is the one the TikZ block figure shows.
         charts: Which charts; all by default.
         graph: Whether to draw the graph.
         name: Prefix of the zip's name.
         timeout: Seconds ``dot`` may take for one picture.
         progress: Called with a short sentence before each slow step.
+        budget_bytes: The memory guard of the ONNX export (the model and its
+            check's batch).
 
     Raises:
         ConfigError: for graph options this plan does not allow (a block it
-            does not have), before any work.
+            does not have), or a design the ONNX export refuses (over the
+            memory budget, the 2 GiB file limit or the layer limit), before any work.
+        SurroundingsError: the ONNX packages are missing (before any work),
+            the exporter failed, or onnxruntime's output differs from
+            PyTorch's (:class:`~densviz.nn.onnx.OnnxCheckError`): nothing is written.
     """
     options = (graph_options or GraphOptions()).check(plan)
     chart_kinds = list(ChartKind) if charts is None else list(charts)
@@ -179,6 +196,10 @@ def export(
     want_zip = ExportFormat.ZIP in fmts
     zip_only = set(fmts) == {ExportFormat.ZIP}
     fmts = [f for f in fmts if f is not ExportFormat.ZIP] or (list(DEFAULT_FORMATS) if want_zip else [])
+    if ExportFormat.ONNX in fmts:  # its guards before any work
+        check_onnx_bounds(plan.config, plan.input, budget_bytes)
+        if why := onnx_unavailable():
+            raise SurroundingsError(why)
     out = prepare_output_dir(out_dir)  # before any work
     result = ExportResult()
     say = progress or (lambda _msg: None)
@@ -198,5 +219,14 @@ def export(
     if ExportFormat.JSON in fmts:
         payload["plan.json"] = (json.dumps(plan.to_dict(), indent=2) + "\n").encode()
         payload["config.json"] = state_to_json(plan.config, plan.input).encode()
+    if ExportFormat.TEX in fmts:
+        block = options.block or 1
+        payload[f"{name}-overview.tex"] = overview_tex(plan).encode()
+        payload[f"{name}-block{block}.tex"] = block_tex(plan, block).encode()
+    if ExportFormat.ONNX in fmts:
+        say("exporting the ONNX model and checking it in onnxruntime against PyTorch")
+        model = export_onnx(plan.config, plan.input, budget_bytes=budget_bytes)  # refuses a file that fails
+        payload[f"{name}.onnx"] = model.data
+        result.checks.append(f"{name}.onnx: {model.check_sentence}.")
     result.files = _write(out, payload, name, want_zip, zip_only)
     return result

@@ -19,6 +19,8 @@ class ExportFormat(StrEnum):
     HTML = "html"
     CSV = "csv"
     JSON = "json"
+    ONNX = "onnx"
+    TEX = "tex"
     ZIP = "zip"
 
 
@@ -31,7 +33,7 @@ DEFAULT_FORMATS = (
     ExportFormat.CSV,
     ExportFormat.JSON,
 )
-"""What an export writes when no formats are named."""
+"""What an export writes when no formats are named (ONNX and TeX only when asked: the model takes seconds to export and check)."""
 IMAGE_FORMATS = (ExportFormat.SVG, ExportFormat.PNG, ExportFormat.PDF)
 """The picture formats (of the graph and of the charts)."""
 
