@@ -89,6 +89,7 @@ class LocalPool(Engine):
     def __init__(self, workers: int | None = None, queue_limit: int = 64):
         super().__init__(workers or default_workers(), queue_limit, "local pool")
         self._ctx = _context()
+        self._reaping: list[Any] = []
         self._workers = [self._spawn(i) for i in range(self.workers)]
         self._start_manager()
 
@@ -132,8 +133,12 @@ class LocalPool(Engine):
         if worker is not None:
             self._end_worker(worker)  # replaced at the next poll, after the job has ended
 
-    def _end_worker(self, worker: _Worker) -> None:
-        """Kill a worker and its process group, reap it, close its pipe."""
+    def _end_worker(self, worker: _Worker, reap: bool = False) -> None:
+        """Kill a worker and its process group and close its pipe; reap it now or at the next poll.
+
+        A job ends when its worker is sent SIGKILL: the kernel's freeing of a
+        large process's memory (a second or more under load) is not waited for.
+        """
         worker.dead = True
         worker.job = None
         pid = worker.proc.pid
@@ -142,8 +147,9 @@ class LocalPool(Engine):
                 os.killpg(pid, signal.SIGKILL)  # the worker leads its group once it has started
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)  # in case it had not made its group yet
-        worker.proc.join(5)
         worker.conn.close()
+        if reap:
+            worker.proc.join(5)
 
     def _replace_dead(self) -> None:
         """A new worker in the place of each dead one."""
@@ -152,7 +158,12 @@ class LocalPool(Engine):
                 return
             for worker in list(self._workers):
                 if worker.dead:
+                    self._reaping.append(worker.proc)
                     self._workers[worker.index] = self._spawn(worker.index)
+            for proc in list(self._reaping):  # killed workers, reaped once the kernel has freed them
+                proc.join(0)
+                if proc.exitcode is not None:
+                    self._reaping.remove(proc)
 
     def _read(self, worker: _Worker, events: list[Event]) -> None:
         """Everything a worker has sent; a closed pipe marks it dead."""
@@ -211,4 +222,8 @@ class LocalPool(Engine):
     def _close(self) -> None:
         for worker in self._workers:
             if not worker.dead:
-                self._end_worker(worker)
+                self._end_worker(worker, reap=True)
+            else:
+                worker.proc.join(5)
+        for proc in self._reaping:
+            proc.join(5)
