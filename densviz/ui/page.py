@@ -62,13 +62,23 @@ VIEWS: dict[str, Callable[[Network], None]] = {
 """The views in the order of the selector; the first is the default."""
 
 _FAVICON = Path(__file__).parent / "static" / "favicon.png"  # shipped: an emoji or icon name is fetched from a CDN
-# Our own static CSS: on a phone the title and the headline numbers take less of the first screen.
+# Our own static CSS. On a phone: the title clears the header's 60-px bar, the title and the
+# headline numbers take less of the first screen, and the settings drawer is narrower, says
+# what it holds, has a close button a thumb can hit and dims the page behind it (a tap there
+# closes it: Streamlit's own handler).
 _STYLE = """<style>
 @media (max-width: 640px) {
   [data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0.25rem 0 0.5rem; }
-  [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+  [data-testid="stMainBlockContainer"] { padding-top: 3.75rem; }
   [data-testid="stMetricValue"] { font-size: 1.5rem; }
   .js-plotly-plot .modebar-container { display: none; }  /* always shown on touch screens, over the titles */
+  [data-testid="stExpandSidebarButton"]::after { content: "Settings"; margin-left: 0.3rem; font-size: 0.95rem; }
+  [data-testid="stExpandSidebarButton"] { width: auto; padding: 0.5rem 0.6rem; }
+  section[data-testid="stSidebar"] { width: min(17rem, 72vw) !important; min-width: 0 !important; }
+  [data-testid="stSidebarCollapseButton"] button { min-width: 2.75rem; min-height: 2.75rem; }
+  section[data-testid="stSidebar"][data-collapsed="false"] + div::after {
+    content: ""; position: fixed; inset: 0; background: rgba(14, 17, 23, 0.35); z-index: 999990;
+  }
 }
 </style>"""
 

@@ -95,6 +95,8 @@ def test_every_view_fits_the_screen(server: str, size: str) -> None:
         page.goto(f"{server}/?preset=densenet121")
         expect(page.get_by_test_id("stMetricValue").first).to_have_text("7.98 M")
         _settle(page)
+        title, header = page.evaluate(_BOXES, '[data-testid="stMain"] h1')[0], page.evaluate(_BOXES, "header")[0]
+        assert title[1] >= header[3] - 1, f"the title starts under the header: {title} against {header}"
         selector = page.get_by_role("radio", name="Growth", exact=True)
         box = selector.bounding_box()
         assert box is not None and box["y"] + box["height"] <= SIZES[size][1], "view selector below the first screen"
@@ -119,20 +121,86 @@ def test_every_view_fits_the_screen(server: str, size: str) -> None:
     assert problems == {}
 
 
+def _brightness(page: Any, box: dict[str, float]) -> float:
+    """Mean grey level (0-255) of a region of the screen, as a user sees it."""
+    import io
+
+    from PIL import Image, ImageStat
+
+    shot = page.screenshot(clip=box)
+    return float(ImageStat.Stat(Image.open(io.BytesIO(shot)).convert("L")).mean[0])
+
+
+def test_the_phone_drawer_starts_closed_and_lets_the_user_go(server: str) -> None:
+    """On a phone the settings drawer starts closed, says what it holds, leaves part of the page in view
+    (dimmed), fits its controls, and closes from a thumb-sized button or a tap on the page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    width, height = SIZES["phone"]
+    with sync_playwright() as p:
+        browser, page = _open(p, "phone")
+        page.goto(f"{server}/?preset=densenet121")
+        number = page.get_by_test_id("stMetricValue").first
+        expect(number).to_have_text("7.98 M")
+        _settle(page)
+        drawer = page.get_by_test_id("stSidebar")
+        closed = drawer.bounding_box()
+        assert closed is not None and closed["x"] + closed["width"] <= 0, f"the drawer starts open: {closed}"
+        opener = page.get_by_test_id("stExpandSidebarButton")
+        label = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=\"stExpandSidebarButton\"]'), '::after').content"
+        )
+        assert "Settings" in label, f"the button that opens the drawer does not say what it holds: {label}"
+        shown = {"x": width * 0.8, "y": height * 0.3, "width": width * 0.2, "height": height * 0.4}
+        before = _brightness(page, shown)
+
+        opener.tap()
+        page.wait_for_timeout(800)  # the drawer slides in
+        box = drawer.bounding_box()
+        assert box is not None and box["x"] >= -1
+        assert box["x"] + box["width"] <= 0.75 * width, f"the open drawer covers more than three quarters: {box}"
+        overflow = page.evaluate(
+            "() => { const c = document.querySelector('[data-testid=\"stSidebarContent\"]'); return [c.scrollWidth, c.clientWidth]; }"
+        )
+        assert overflow[0] <= overflow[1] + 1, f"the drawer's controls are wider than the drawer: {overflow}"
+        assert _brightness(page, shown) < before - 30, "the page beside the open drawer is not dimmed"
+        close = page.get_by_test_id("stSidebarCollapseButton").locator("button")
+        close_box = close.bounding_box()
+        assert close_box is not None and close.is_visible()
+        assert close_box["x"] >= 0 and close_box["x"] + close_box["width"] <= width and close_box["y"] >= 0
+        assert close_box["width"] >= 44 and close_box["height"] >= 44, (
+            f"the close button is under a thumb's size: {close_box}"
+        )
+
+        page.touchscreen.tap(width - 20, height / 2)  # on the dimmed page
+        page.wait_for_timeout(800)
+        box = drawer.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 0, "a tap on the page did not close the drawer"
+        assert abs(_brightness(page, shown) - before) < 10, "the page stays dimmed after the drawer closed"
+
+        opener.tap()
+        page.wait_for_timeout(800)
+        close.tap()
+        page.wait_for_timeout(800)
+        box = drawer.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 0, "the close button did not close the drawer"
+        browser.close()
+
+
 def test_the_wheel_scrolls_the_page_and_ctrl_wheel_zooms_the_graph(server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser, page = _open(p, "laptop")
         page.goto(f"{server}/?preset=densenet121&view=Graph&detail=chain")
-        frame = page.frame_locator("iframe").first
-        expect(frame.locator("svg g.node").first).to_be_visible()
+        # The drawing lives in the page (a component's shadow root, which locators pierce).
+        graph = page.locator("#view").first
+        expect(graph.locator("svg g.node").first).to_be_visible(timeout=60_000)
         _settle(page)
-        iframe = page.locator("iframe").first
-        iframe.scroll_into_view_if_needed()
-        box = iframe.bounding_box()
+        graph.scroll_into_view_if_needed()
+        box = graph.bounding_box()
         assert box is not None
-        svg = frame.locator("svg").first
+        svg = graph.locator("svg").first
         view_box = svg.get_attribute("viewBox")
         scrolled = "document.querySelector('[data-testid=\"stMain\"]').scrollTop"
         before = page.evaluate(scrolled)
@@ -141,7 +209,7 @@ def test_the_wheel_scrolls_the_page_and_ctrl_wheel_zooms_the_graph(server: str) 
         page.wait_for_timeout(400)
         assert page.evaluate(scrolled) > before, "the wheel over the graph did not scroll the page"
         assert svg.get_attribute("viewBox") == view_box, "the plain wheel zoomed the graph"
-        box = iframe.bounding_box()
+        box = graph.bounding_box()
         assert box is not None
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + min(box["height"] / 2, 300))
         at = page.evaluate(scrolled)
