@@ -39,7 +39,7 @@ CLICKED = "clicked"
 
 _HTML = (
     '<div class="dvz">'
-    + toolbar(" &middot; click a node: its numbers")
+    + toolbar(" &middot; click a node: its numbers", " &middot; tap a node: its numbers")
     + '<div id="view" tabindex="0" role="img" aria-label="the network graph; click a node for its numbers"></div>'
     + "</div>"
 )
@@ -157,7 +157,11 @@ export default function(component){
     view.addEventListener('pointerdown',()=>{tip.hidden=true;view.focus({preventScroll:true});});
   }
   st.send=setTriggerValue;
-  st.tip.hidden=true;  // what it described may have moved
+  // A definite height: without one the drawing grows to its own aspect ratio (the host's is not definite).
+  root.style.height=data.height+'px';
+  // Streamlit may call this again with the same data (another element of the page changed).
+  const sig=[data.key,data.selected,data.centre].join('|');
+  if(sig!==st.sig){st.sig=sig;st.tip.hidden=true;}  // what the card described may have moved
   if(data.key!==st.key){
     if(st.engine){st.engine.destroy();}
     st.view.innerHTML=data.svg;  // dot's SVG of our own plan: no user text in it
@@ -217,6 +221,7 @@ def canvas(
         "edges_out": list(marks.edges_out),
         "members": list(marks.members),
         "centre": centre,
+        "height": height,
     }
     _COMPONENT(key=key, data=data, height=height, on_clicked_change=on_click)
 

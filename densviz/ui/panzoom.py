@@ -48,15 +48,15 @@ _MOUSE_HINT = "Ctrl + wheel or +/&minus;: zoom &middot; drag: pan &middot; fit: 
 _TOUCH_HINT = "pinch or +/&minus;: zoom &middot; drag sideways: pan &middot; fit: the whole graph"
 
 
-def toolbar(extra_hint: str = "") -> str:
-    """The toolbar: zoom in, zoom out, fit, and a hint for mouse and touch (``extra_hint`` appended to both)."""
+def toolbar(mouse_extra: str = "", touch_extra: str = "") -> str:
+    """The toolbar: zoom in, zoom out, fit, and a hint for mouse and for touch (each extra appended to its own)."""
     return (
         '<div id="bar" role="toolbar" aria-label="zoom">\n'
         '<button type="button" id="zin" title="zoom in" aria-label="zoom in">+</button>\n'
         '<button type="button" id="zout" title="zoom out" aria-label="zoom out">&minus;</button>\n'
         '<button type="button" id="fit" title="fit the whole graph" aria-label="fit the whole graph">fit</button>\n'
-        f'<span id="hint"><span class="mouse">{_MOUSE_HINT}{extra_hint}</span>'
-        f'<span class="touch">{_TOUCH_HINT}{extra_hint}</span></span>\n'
+        f'<span id="hint"><span class="mouse">{_MOUSE_HINT}{mouse_extra}</span>'
+        f'<span class="touch">{_TOUCH_HINT}{touch_extra}</span></span>\n'
         "</div>"
     )
 
