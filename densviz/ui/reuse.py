@@ -148,8 +148,8 @@ def _failure_sentence(job: Job) -> str:
         return "Training stopped with an error; the server's log has the details."
     if failure.kind is FailureKind.STOPPED and job.stop_reason is jobs.StopReason.USER:
         return (
-            "Training stopped: the step in flight did not end within a second of Stop, so the run was ended "
-            "there and nothing it learned was kept."
+            "Training stopped: the step in flight was still running a moment after Stop, so the run was ended "
+            "there and nothing it learned was kept (a smaller network or batch stops after its step and keeps it)."
         )
     return failure.sentence
 
