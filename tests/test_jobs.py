@@ -171,6 +171,28 @@ def test_job_functions_run_in_this_process_too() -> None:
     assert len(run.result.latencies_ms) == 1 and ctx.records
 
 
+@pytest.mark.slow  # DenseNet-121 at 224×224
+def test_a_forward_job_with_imagenet_weights_preprocesses_photos_as_torchvision_does() -> None:
+    from densviz.core.config import InputSpec
+    from densviz.run import sample_images, save_weights
+    from densviz.run.pretrained import imagenet_preprocess
+
+    cfg = PRESETS["densenet121"].config
+    request = work.ForwardRequest(
+        cfg,
+        InputSpec.square(224, batch=2),
+        RunOptions(runs=1, warmup=0, threads=1),
+        source="china",
+        weights=save_weights(build_model(cfg)),  # as an uploaded copy of the published file would come
+        weights_name="densenet121.safetensors",
+        weights_label="Pretrained (ImageNet): densenet121.safetensors, uploaded",
+        imagenet=True,
+    )
+    run = work.forward(request, InlineContext())
+    assert torch.equal(run.input, imagenet_preprocess(sample_images()["china"]))  # not densviz's own preprocess
+    assert run.result.weights == "Pretrained (ImageNet): densenet121.safetensors, uploaded"
+
+
 # Stop, sessions, the queue, limits, failures.
 
 

@@ -43,6 +43,7 @@ from densviz.reuse import train as train_on_digits
 from densviz.reuse.training import EpochRecord
 from densviz.run.inputs import ImageError, load_image, preprocess, random_input, sample_images
 from densviz.run.limit import pass_count
+from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess, load_imagenet
 from densviz.run.timing import RunOptions, RunResult, build_for_run, run_forward
 from densviz.run.training_step import training_step_peak
 from densviz.run.weights import DIGIT_CLASSES, RANDOM_WEIGHTS, load_weights, save_weights
@@ -82,10 +83,14 @@ class ForwardRequest:
         options: Device, precision, layout, runs, time limit.
         source: One of :data:`SOURCES`.
         image: The uploaded PNG or JPEG's bytes (for ``upload``).
-        weights: A weights file's bytes (``.safetensors`` or ``.pth``), or ``None`` for random weights.
+        weights: A weights file's bytes (``.safetensors`` or ``.pth``), or ``None`` for random weights
+            (or, with ``imagenet``, for the published file from the worker's torch hub cache).
         weights_name: The file's name (its suffix says its format).
         weights_label: How the result names the weights.
-        classes: The classes' names where the page knows them (the digits).
+        classes: The classes' names where the page knows them (the digits, ImageNet's).
+        imagenet: torchvision's published ImageNet weights: loaded from the worker's hub cache
+            (downloaded there, bounded, when missing) unless ``weights`` holds the file, and photos
+            at 224×224 get torchvision's evaluation preprocessing.
     """
 
     config: DenseNetConfig
@@ -97,6 +102,7 @@ class ForwardRequest:
     weights_name: str = ""
     weights_label: str = RANDOM_WEIGHTS
     classes: tuple[str, ...] | None = None
+    imagenet: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,10 +141,14 @@ def _forward_input(request: ForwardRequest) -> tuple[Tensor, list[int] | None]:
     if request.source == "upload":
         if request.image is None:
             raise ImageError("choose a PNG or JPEG file to upload first.")
-        return preprocess(load_image(request.image), spec, channels), None
-    if request.source in sample_images():
-        return preprocess(sample_images()[request.source], spec, channels), None
-    raise ConfigError("source", request.source, "one of " + ", ".join(SOURCES))
+        picture = load_image(request.image)
+    elif request.source in sample_images():
+        picture = sample_images()[request.source]
+    else:
+        raise ConfigError("source", request.source, "one of " + ", ".join(SOURCES))
+    if request.imagenet and spec.hw == (IMAGENET_CROP, IMAGENET_CROP):  # what the published weights were tested on
+        return imagenet_preprocess(picture).expand(spec.batch, -1, -1, -1).contiguous(), None
+    return preprocess(picture, spec, channels), None
 
 
 def forward(request: ForwardRequest, ctx: JobContext) -> ForwardRun:
@@ -174,6 +184,10 @@ def forward(request: ForwardRequest, ctx: JobContext) -> ForwardRun:
     if request.weights is not None:
         say(f"loading the {request.weights_label}")
         report = load_weights(model, request.weights, request.weights_name)
+        classes = classes or report.classes
+    elif request.imagenet:
+        say(f"loading {request.weights_label}")
+        report, _ = load_imagenet(model, request.config)
         classes = classes or report.classes
     say("preparing the input")
     x, labels = _forward_input(request)
