@@ -40,7 +40,7 @@ from densviz.draw.graph_select import (
     reveal,
 )
 from densviz.draw.options import GraphOptions
-from densviz.draw.render import DOT_MISSING
+from densviz.draw.render import DOT_MISSING, Drawing
 from densviz.ui import cached, session
 from densviz.ui.graph_canvas import INPUT_COLOR, OUTPUT_COLOR, SELECTED_COLOR, canvas, clicked
 from densviz.ui.session import GRAPH_KEYS, Key, Network
@@ -231,8 +231,7 @@ def _sync_link(node: str | None) -> None:
             del st.query_params[NODE_QUERY]
 
 
-def _drawing_area(net: Network, options: GraphOptions, marks: Highlight) -> None:
-    drawing = cached.drawing_for(net.config, net.input, options)
+def _drawing_area(net: Network, drawing: Drawing, options: GraphOptions, marks: Highlight) -> None:
     if drawing.image is not None:
         canvas(
             drawing.image.decode(),
@@ -262,7 +261,7 @@ def explorer(net: Network) -> None:
         st.caption(f":material/unfold_more: {plain(note)}")
     left, right = st.columns([3, 1.15], gap="small")
     with left:
-        _drawing_area(net, options, marks)
+        _drawing_area(net, drawing, options, marks)
     with right:
         _panel(net, node, marks, options)
     _sync_link(node)
