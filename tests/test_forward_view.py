@@ -4,6 +4,7 @@ the weights chosen (ImageNet's among them) and the top-5 named where the classes
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +227,11 @@ def test_imagenet_weights_from_the_cache_name_the_top5(
     assert list(zip(top5["class"], top5["probability"], strict=True)) == imagenet_top5(model)
     assert shown(at).endswith(f"input: photo: flower · weights: Pretrained (ImageNet): {name}")
     assert not any("ranking means nothing" in c for c in captions(at))
+    best = IMAGENET_NAMES.index(imagenet_top5(model)[0][0])
+    assert headline_parts(at)[0] == f"**Grad-CAM** of {IMAGENET_NAMES[best]} (class {best}), the predicted class"
+    assert [b.label for b in at.button if (b.key or "").startswith("forward_cam_link_")] == [
+        "block 1 ↗", "transition 1 ↗", "block 2 ↗", "transition 2 ↗", "block 3 ↗", "transition 3 ↗", "block 4 ↗"
+    ]  # fmt: skip
 
 
 def test_imagenet_weights_are_not_offered_for_other_designs_and_say_why() -> None:
@@ -277,3 +283,93 @@ def test_without_network_the_sentence_names_the_file_and_folder_and_an_upload_lo
     weights_radio(at).set_value("random").run()
     ran(at)
     assert not at.error and shown(at).endswith("weights: random (untrained)")
+
+
+# --- where each block looks, and the links to the Graph view ------------------------------------------
+
+
+def cam_headline(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith(("**Grad-CAM**", "**Gradient × activation**")))
+
+
+def percent(text: str) -> float:
+    return float(text.rstrip("%"))
+
+
+def headline_parts(at: AppTest) -> tuple[str, float]:
+    """The CAM row's headline without its probability, and the probability in percent."""
+    said = cam_headline(at)
+    match = re.fullmatch(r"(.*) \((\d+\.\d)%\)", said)
+    assert match, said
+    return match.group(1), float(match.group(2))
+
+
+def test_the_cam_row_explains_the_predicted_or_a_chosen_class_block_by_block() -> None:
+    at = ran(start({"preset": "tiny", "view": "Forward pass"}))
+    top5 = at.dataframe[0].value
+    best, p_best = int(top5["class"][0]), percent(top5["probability"][0])
+    said, p_said = headline_parts(at)
+    assert said == f"**Grad-CAM** of class {best}, the predicted class" and abs(p_said - p_best) <= 0.051
+    # tiny has 3 blocks: block 1, transition 1, block 2, transition 2, block 3, each with a link to the Graph view
+    links = [b.label for b in at.button if (b.key or "").startswith("forward_cam_link_")]
+    assert links == ["block 1 ↗", "transition 1 ↗", "block 2 ↗", "transition 2 ↗", "block 3 ↗"]
+    sizes = [c.value for c in at.caption if c.value.endswith("map") or " map: " in c.value]
+    assert [s.split(" ")[0] for s in sizes] == ["32×32", "16×16", "16×16", "8×8", "8×8"]  # tiny's CIFAR stem, 32²
+    assert any(c.value == "input 32×32" for c in at.caption)
+    assert any("these maps show the wiring, not anything learned" in c.value for c in at.caption)
+
+    at.segmented_control(key="forward_cam_method").set_value("gradxact").run()
+    assert headline_parts(at)[0] == f"**Gradient × activation** of class {best}, the predicted class"
+    other, p_other = int(top5["class"][1]), percent(top5["probability"][1])
+    at.selectbox(key="forward_cam_target").set_value(other).run()
+    said = cam_headline(at)
+    match = re.fullmatch(
+        rf"\*\*Gradient × activation\*\* of class {other} \((.+)%\); the network predicts class {best} \((.+)%\)", said
+    )
+    assert match, said
+    assert abs(float(match.group(1)) - p_other) <= 0.051 and abs(float(match.group(2)) - p_best) <= 0.051
+    assert not at.exception and not at.error
+
+
+def test_a_cam_panel_and_a_feature_map_open_the_graph_view_on_their_module() -> None:
+    at = ran(start({"preset": "tiny", "view": "Forward pass"}))
+    at.button(key="forward_cam_link_features.transition1").click().run()
+    assert at.session_state["view"] == "Graph" and at.session_state["node"] == "features.transition1"
+    assert not at.exception, [e.value for e in at.exception]
+
+    at = ran(start({"preset": "tiny", "view": "Forward pass"}))
+    at.selectbox(key="forward_layer").set_value("features.denseblock2.denselayer1").run()
+    at.button(key="forward_layer_link").click().run()
+    assert at.session_state["view"] == "Graph" and at.session_state["node"] == "features.denseblock2.denselayer1"
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        ("features.denseblock2.denselayer2", "features.denseblock2.denselayer2"),
+        ("features.denseblock2.denselayer2.conv1", "features.denseblock2.denselayer2"),  # inside a dense layer
+        ("features.norm5", "features.norm5"),  # a module the list lacks is added in its place
+    ],
+)
+def test_a_module_sent_from_the_graph_view_is_shown_by_the_explorer(sent: str, shown: str) -> None:
+    at = start({"preset": "tiny", "view": "Graph"})
+    at.session_state["forward_layer"] = sent  # what the Graph view's "Feature maps of this layer" sets
+    at.session_state["view"] = "Forward pass"
+    at.run()
+    assert f"Press Run to see the feature maps of {shown}." in [i.value for i in at.info]
+    ran(at)
+    layer = at.selectbox(key="forward_layer")
+    assert layer.value == shown
+    if shown == "features.norm5":
+        assert layer.options[-2:] == ["features.denseblock3", "features.norm5"]  # after the last block's output
+    assert not at.exception
+
+
+def test_the_classifier_sent_from_the_graph_view_is_said_to_have_no_maps() -> None:
+    at = ran(start({"preset": "tiny", "view": "Forward pass"}))
+    at.segmented_control(key="view").set_value("Graph").run()
+    at.session_state["forward_layer"] = "classifier"  # what the Graph view's "Feature maps of this layer" would set
+    at.session_state["view"] = "Forward pass"
+    at.run()
+    assert any(c.value.startswith("classifier has no feature maps to show") for c in at.caption)
+    assert at.selectbox(key="forward_layer").value == "features.denseblock1.denselayer2"  # the explorer's default

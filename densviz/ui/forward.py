@@ -50,7 +50,8 @@ from densviz.run import (
 from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess
 from densviz.run.timing import RunStoppedError
 from densviz.ui.controls import control
-from densviz.ui.forward_results import feature_maps, results, training
+from densviz.ui.forward_cam import cam_section
+from densviz.ui.forward_results import feature_maps, pending_layer, results, training
 from densviz.ui.forward_uploads import follow_refusals
 from densviz.ui.forward_weights import (
     IMAGENET_FILE_KEY,
@@ -64,6 +65,7 @@ from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
 
 _SOURCES = ["china", "flower", "digits", "upload", "random"]
+_PHOTOS = ("china", "flower", "upload")
 _SOURCE_LABELS = {
     "china": "photo: temple",
     "flower": "photo: flower",
@@ -237,7 +239,14 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
         st.error(plain(failure[1]))
         return
     st.session_state.pop("forward_failed", None)
-    st.session_state["forward"] = {"key": key, "result": result, "model": model, "input": x[:1], "labels": labels}
+    st.session_state["forward"] = {
+        "key": key,
+        "result": result,
+        "model": model,
+        "input": x[:1],
+        "labels": labels,
+        "photo": source in _PHOTOS and net.config.in_channels == 3,  # normalised with ImageNet's mean and std
+    }
 
 
 def device_select(where: Any, key: str) -> str:
@@ -297,6 +306,7 @@ def _shown(net: Network, current: _RunKey) -> None:
         st.caption(
             "Press Run to build this network and time it on the chosen device (one thread per request on a shared server)."
         )
+        pending_layer(net)
         return
     result: RunResult = state["result"]
     why = [f"since then the {', '.join(stored.changed(current))} changed"] if stored != current else []
@@ -309,6 +319,7 @@ def _shown(net: Network, current: _RunKey) -> None:
         )
     st.caption(f"Shown: the run on {plain(stored.describe(f'{result.device_name} ({result.device})'))}")
     results(result, state.get("labels"))
+    cam_section(net, state, result)
     feature_maps(net, state)
     st.download_button(
         "Download these weights (.safetensors)",

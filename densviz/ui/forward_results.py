@@ -16,10 +16,11 @@ from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.units import format_bytes
 from densviz.run import RunResult, capture_feature_maps, feature_grid, training_step_peak
+from densviz.ui.forward_links import listing, nearest_listed, open_in_graph
 from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
 
-__all__ = ["TrainingStep", "feature_maps", "results", "training"]
+__all__ = ["TrainingStep", "feature_maps", "pending_layer", "results", "training"]
 
 _TRAIN_BATCH = 8
 
@@ -129,14 +130,39 @@ def results(result: RunResult, labels: list[int] | None) -> None:
         )
 
 
+def pending_layer(net: Network) -> None:
+    """Before any run: the module the Graph view sent here, and what to press to see its maps."""
+    wanted = st.session_state.get(Key.FEATURE_LAYER)
+    if isinstance(wanted, str) and (shown := nearest_listed(wanted, _feature_layers(net.plan), net.plan)):
+        st.info(f"Press Run to see the feature maps of {shown}.", icon=":material/play_arrow:")
+
+
 def feature_maps(net: Network, state: dict[str, Any]) -> None:
-    """A chosen layer's maps of the first image: those it reads and those it adds, or its output."""
+    """A chosen layer's maps of the first image: those it reads and those it adds, or its output.
+
+    The layer may have been chosen in the Graph view (``Key.FEATURE_LAYER``): the explorer shows it, or the
+    nearest module it lists that contains it; a module without maps (the classifier) is said so.
+    """
     st.markdown("**Feature maps** of the first image")
     layers = _feature_layers(net.plan)
+    wanted = st.session_state.get(Key.FEATURE_LAYER)
+    shown = nearest_listed(wanted, layers, net.plan) if isinstance(wanted, str) else None
+    if isinstance(wanted, str) and shown is None:
+        st.caption(f"{plain(wanted)} has no feature maps to show (the classifier's output is the class scores above).")
+    if shown is not None:
+        layers = listing(layers, shown, net.plan)
     default = next((n for n in layers if n.endswith("denselayer2")), layers[0])
-    if st.session_state.get(Key.FEATURE_LAYER) not in layers:
-        st.session_state[Key.FEATURE_LAYER] = default
-    name = st.selectbox("Layer", layers, key=Key.FEATURE_LAYER)
+    st.session_state[Key.FEATURE_LAYER] = shown or default
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    name = left.selectbox("Layer", layers, key=Key.FEATURE_LAYER)
+    right.button(
+        "Graph ↗",
+        key="forward_layer_link",
+        on_click=open_in_graph,
+        args=(name,),
+        help=f"open {name} in the Graph view",
+        width="stretch",
+    )
     maps = capture_feature_maps(state["model"], state["input"], [name])[name]
     if maps.inherited is not None:
         cols = st.columns(2)
