@@ -18,13 +18,15 @@ WORKDIR /app
 COPY requirements.txt ./
 # torch is pinned in requirements.txt; the CPU wheel index keeps the image small
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
-COPY pyproject.toml README.md app.py ./
+COPY pyproject.toml README.md ./
 COPY densviz ./densviz
-COPY .streamlit ./.streamlit
 RUN pip install --no-deps .
 
+# `densviz app` carries the settings of .streamlit/config.toml; in a container it serves every
+# interface (the port is published with `docker run -p`).
+ENV DENSVIZ_ADDRESS=0.0.0.0
 USER 10001:10001
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() == b'ok' else 1)"]
-ENTRYPOINT ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]
+CMD ["densviz", "app", "--port", "8501"]

@@ -8,11 +8,11 @@ PY := $(BIN)/python
 setup:
 	@./scripts/setup.sh
 
-# The app at http://localhost:8501 (one torch thread per request: the server's cores are shared).
-# It listens on this machine only; DENSVIZ_ADDRESS=0.0.0.0 make run serves the network too.
-DENSVIZ_ADDRESS ?= 127.0.0.1
+# The app at http://127.0.0.1:8501, served by `densviz app` as from an installed package (one torch
+# thread per request: the server's cores are shared). It listens on this machine only;
+# DENSVIZ_ADDRESS=0.0.0.0 make run serves the network too.
 run: setup
-	OMP_NUM_THREADS=1 $(BIN)/streamlit run app.py --server.address $(DENSVIZ_ADDRESS) --server.port 8501
+	OMP_NUM_THREADS=1 $(BIN)/densviz app --port 8501
 
 # Lint, types, then every test but the slow ones (minutes at most).
 test: setup lint typecheck docker-lint test-fast

@@ -23,7 +23,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from densviz.cli import cam, compare, explore, export, presets, profile, reuse, run, summary, verify
+from densviz.cli import app, cam, compare, explore, export, presets, profile, reuse, run, summary, verify
 from densviz.cli.flags import Parser
 from densviz.cli.reuse import reuse_options
 from densviz.core.config import ConfigError
@@ -31,7 +31,7 @@ from densviz.core.errors import SurroundingsError
 
 __all__ = ["build_parser", "main", "reuse_options"]
 
-_COMMANDS = (presets, summary, verify, export, compare, explore, run, profile, reuse, cam)
+_COMMANDS = (presets, summary, verify, export, compare, explore, run, profile, reuse, cam, app)
 """In the order ``densviz --help`` lists them."""
 
 

@@ -1,0 +1,86 @@
+"""Serve the page from the installed package: what ``densviz app`` runs.
+
+Streamlit's own server, started in this process through ``st.App`` (its
+public way to run a script with ASGI middleware), with the settings of
+``.streamlit/config.toml`` and ``make run`` given in code, so that they hold
+from any working folder, and with :mod:`densviz.ui.server_hooks` around it:
+security headers on every response and the upload gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["APP_SCRIPT", "DEFAULT_ADDRESS", "DEFAULT_PORT", "STREAMLIT_OPTIONS", "serve"]
+
+APP_SCRIPT: Final = Path(__file__).resolve().parent / "webapp" / "streamlit_app.py"
+"""The script Streamlit runs: shipped inside the package."""
+
+DEFAULT_ADDRESS: Final = "127.0.0.1"
+"""This machine only: a tool for one person's machine listens on loopback unless asked (``DENSVIZ_ADDRESS``)."""
+
+DEFAULT_PORT: Final = 8501
+
+STREAMLIT_OPTIONS: Final[dict[str, Any]] = {
+    "server.headless": True,
+    # Serving, not developing: no file watcher, no rerun on save.
+    "server.fileWatcherType": "none",
+    "server.runOnSave": False,
+    # The largest upload is a weights file (DenseNet-264 in float32 is 127 MiB); each
+    # uploader's own lower limit is enforced by densviz.ui.uploads.
+    "server.maxUploadSize": 256,
+    "server.enableXsrfProtection": True,
+    "server.enableCORS": True,
+    # No full garbage collection after every rerun (a key press's new number waited for it).
+    "runner.postScriptGC": False,
+    "browser.gatherUsageStats": False,
+    "client.toolbarMode": "minimal",
+    # Users never see a traceback or an exception's text.
+    "client.showErrorDetails": "none",
+    "theme.primaryColor": "#4E79A7",
+}
+"""The settings of ``.streamlit/config.toml`` (a test keeps the two equal), less the address and port."""
+
+
+@asynccontextmanager
+async def _lifespan(_app: Any) -> AsyncIterator[None]:
+    """After the runtime starts, before the first request: the upload guard goes round its manager."""
+    from densviz.ui.uploads import install_upload_guard
+
+    install_upload_guard()
+    yield
+
+
+def serve(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path = APP_SCRIPT) -> None:
+    """Serve the page until interrupted (Ctrl-C or SIGTERM).
+
+    Args:
+        address: The address to listen on (checked by the caller).
+        port: The port (checked by the caller).
+        script: The Streamlit script: the page (tests serve smaller ones with the same hooks).
+    """
+    # One torch thread per request: a server's cores are shared by its users. Set before
+    # torch is imported (the page imports it); a value the user set is kept.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    import streamlit as st
+    from starlette.middleware import Middleware
+
+    from densviz.ui.server_hooks import SecurityHeaders, UploadGate
+
+    # Streamlit puts the folder of sys.argv[0] first on sys.path: let it be the script's own.
+    sys.argv = [str(script)]
+    app = st.App(
+        str(script),
+        middleware=[Middleware(SecurityHeaders), Middleware(UploadGate)],  # the first wraps the second
+        lifespan=_lifespan,
+    )
+    # Ctrl-C: uvicorn has shut the server down and asyncio passes the interrupt on; it ends here, not in a traceback.
+    with contextlib.suppress(KeyboardInterrupt):
+        app.run(config={**STREAMLIT_OPTIONS, "server.address": address, "server.port": port})

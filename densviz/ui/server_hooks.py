@@ -1,0 +1,206 @@
+"""What ``densviz app`` adds to Streamlit's web server: security headers and the upload gate.
+
+Both are plain ASGI middleware, handed to Streamlit through ``st.App(middleware=…)``,
+so they see every HTTP request the server answers: the page, its static files,
+``/_stcore/health``, uploads, media and component files.
+
+* :class:`SecurityHeaders` sets ``Content-Security-Policy``, ``X-Frame-Options``,
+  ``X-Content-Type-Options`` and ``Referrer-Policy`` on every response.
+* :class:`UploadGate` refuses an upload before reading its body: an address the
+  server never issued to that session, a ``Content-Length`` over the limit of
+  the uploaders that take its type or over what the session may still hold,
+  and a body that outgrows that while it streams (``Transfer-Encoding:
+  chunked`` says no length). The rules are :class:`densviz.ui.uploads.UploadGuard`'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from densviz.ui import uploads
+
+__all__ = ["SecurityHeaders", "UploadGate", "content_security_policy", "inline_script_hashes"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)  # a bare <script>: no src, no type
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@cache
+def inline_script_hashes() -> tuple[str, ...]:
+    """CSP sources for the only inline scripts the page runs, by their hashes.
+
+    Streamlit's ``index.html`` has one (``window.prerenderReady = false``); the
+    framed zoom-and-pan graph (an ``srcdoc`` iframe, which lives under the
+    page's policy) has its own, and so has the Forward pass view's uploader
+    helper (``st.html`` with JavaScript). All are read from the installed code,
+    so the hashes follow a change of any of them; a script whose text changes
+    from run to run cannot be allowed this way.
+    """
+    import streamlit
+
+    from densviz.ui import forward_uploads
+    from densviz.ui.panzoom import panzoom_page
+
+    pages = [
+        (Path(streamlit.__file__).parent / "static" / "index.html").read_text(),
+        panzoom_page("<svg></svg>"),
+        # The helper's script with its uploaders' keys in an attribute, so that its text is fixed.
+        str(getattr(forward_uploads, "SCRIPT", "")),
+    ]
+    return tuple(dict.fromkeys(_sha256(s) for page in pages for s in _INLINE_SCRIPT.findall(page)))
+
+
+def content_security_policy() -> str:
+    """The policy of every response: only this server's own files, no inline script but the page's own.
+
+    ``script-src``: this server's files, the inline scripts the page itself
+    writes (by hash), ``blob:`` (Streamlit loads a component's JavaScript, such
+    as the Graph view's, as a blob it made from this server's message) and
+    ``'wasm-unsafe-eval'`` (Streamlit's protobuf decoder compiles WebAssembly;
+    no JavaScript ``eval``).
+    ``style-src 'unsafe-inline'``: Streamlit writes its styles at run time (CSS in
+    JS) and Graphviz's SVG carries style attributes. ``data:``/``blob:`` images
+    and fonts: plotly's and Streamlit's own. ``frame-ancestors 'self'``: only
+    this app may frame it (the Graph view's frame is the page's own ``srcdoc``).
+    """
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'wasm-unsafe-eval'", "blob:", *inline_script_hashes()],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'", "data:", "blob:"],
+        "worker-src": ["'self'", "blob:"],
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every HTTP response (a header the app set is kept)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self._headers = [
+            (b"content-security-policy", content_security_policy().encode()),
+            (b"x-frame-options", b"SAMEORIGIN"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to its response's start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in self._headers if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_UPLOAD_PATH = re.compile(r"/_stcore/upload_file/([^/]+)/([^/]+)$")
+# Streamlit's own margin over a file for its multipart framing (boundaries, part headers, the name).
+_FRAMING_BYTES = 1 << 20
+
+
+class UploadGate:
+    """ASGI middleware: an upload is refused before its body is read when :class:`~densviz.ui.uploads.UploadGuard` says so."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass anything but an upload on; refuse an upload the guard refuses, before or while its body arrives."""
+        match = _UPLOAD_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
+        guard = uploads.installed_guard() if match and scope.get("method") == "PUT" else None
+        if match is None or guard is None:
+            await self.app(scope, receive, send)
+            return
+        length = _content_length(scope)
+        verdict = guard.verdict(
+            match.group(1), match.group(2), None if length is None else max(length - _FRAMING_BYTES, 0)
+        )
+        if verdict.status:
+            await _refuse(send, verdict.status, verdict.message)
+            return
+        allowed = verdict.max_bytes + _FRAMING_BYTES
+        received = 0
+        over = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > allowed:
+                    over = True  # the app sees the client leave; the client gets 413 below
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def quiet_send(message: Message) -> None:
+            nonlocal started
+            if not over:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, quiet_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await _refuse(send, 413, f"The upload grew past the {allowed - _FRAMING_BYTES:,} bytes it may hold.")
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send: Send, status: int, message: str) -> None:
+    body = message.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),  # the body we did not read is not waited for
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
