@@ -3,8 +3,12 @@ the weights chosen (ImageNet's among them) and the top-5 named where the classes
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +236,48 @@ def test_imagenet_weights_from_the_cache_name_the_top5(
     assert [b.label for b in at.button if (b.key or "").startswith("forward_cam_link_")] == [
         "block 1 ↗", "transition 1 ↗", "block 2 ↗", "transition 2 ↗", "block 3 ↗", "transition 3 ↗", "block 4 ↗"
     ]  # fmt: skip
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A local HTTP server: (its base URL, the folder it serves)."""
+    root = tmp_path / "served"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_imagenet_weights_are_downloaded_into_the_cache_once(
+    published: tuple[torch.nn.Module, bytes], hub: Path, served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from densviz.run import pretrained
+    from tests.test_pretrained import published_name
+
+    model, data = published
+    url, root = served
+    name = published_name(data)
+    (root / name).write_bytes(data)
+    monkeypatch.setitem(pretrained.IMAGENET_WEIGHTS, "densenet121", f"{url}/{name}")
+    at = fast(start({"preset": "densenet121", "view": "Forward pass"}))
+    at.radio(key="forward_source").set_value("flower").run()
+    weights_radio(at).set_value("imagenet").run()
+    assert any(c.startswith(f"Run downloads {name} (about ") for c in captions(at))
+    ran(at)
+    assert not at.error, [e.value for e in at.error]
+    assert (hub / name).read_bytes() == data  # in torch's hub cache under the published name
+    assert any(c.startswith(f":material/check: {name} is in {hub}/") for c in captions(at))  # the note follows
+    top5 = at.dataframe[0].value
+    assert list(zip(top5["class"], top5["probability"], strict=True)) == imagenet_top5(model)
 
 
 def test_imagenet_weights_are_not_offered_for_other_designs_and_say_why() -> None:

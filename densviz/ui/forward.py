@@ -57,6 +57,7 @@ from densviz.ui.forward_weights import (
     IMAGENET_FILE_KEY,
     UPLOAD_KEY,
     Weights,
+    WeightsPanel,
     chosen_weights,
     load_into,
     weights_control,
@@ -256,8 +257,8 @@ def device_select(where: Any, key: str) -> str:
     return str(where.selectbox("Device", list(names), key=key, format_func=names.__getitem__))
 
 
-def _controls(net: Network) -> tuple[RunOptions, int, str, bool]:
-    """The run's controls: (options, batch, input source, whether the chosen weights allow a run)."""
+def _controls(net: Network) -> tuple[RunOptions, int, str, WeightsPanel]:
+    """The run's controls: (options, batch, input source, what the weights choice drew)."""
     cols = st.columns([1.6, 1, 1, 0.8, 0.8])
     device = device_select(cols[0], "forward_device")
     precisions = [p.value for p in supported_precisions(torch.device(device))]
@@ -286,14 +287,14 @@ def _controls(net: Network) -> tuple[RunOptions, int, str, bool]:
             key="forward_image",
             max_upload_size=MAX_IMAGE_BYTES >> 20,
         )
-    ready = weights_control(net, cols[1])
+    panel = weights_control(net, cols[1])
     follow_refusals(["forward_image", UPLOAD_KEY, IMAGENET_FILE_KEY])
     if note := precision_note(torch.device(device), Precision(precision)):
         st.caption(f":material/warning: {precision} is {note}.")
     options = RunOptions(
         device=device, precision=Precision(precision), channels_last=bool(channels_last), runs=runs, warmup=1, threads=1
     )
-    return options, batch, str(source), ready
+    return options, batch, str(source), panel
 
 
 def _shown(net: Network, current: _RunKey) -> None:
@@ -332,7 +333,7 @@ def _shown(net: Network, current: _RunKey) -> None:
 
 def forward_view(net: Network) -> None:
     """Run the current network for real, with its timings, shapes and feature maps."""
-    options, batch, source, ready = _controls(net)
+    options, batch, source, weights = _controls(net)
     key = _run_key(net, options, batch, source)
     interrupted = _interrupted()
     if st.button(
@@ -340,10 +341,11 @@ def forward_view(net: Network) -> None:
         type="primary",
         icon=":material/play_arrow:",
         key="forward_run",
-        disabled=not ready,
-        help=None if ready else "the chosen weights are not offered for this design (see above)",
+        disabled=not weights.ready,
+        help=None if weights.ready else "the chosen weights are not offered for this design (see above)",
     ):
         _run(net, options, batch, source, key)
+        weights.refresh()  # a download may have put the published file in the cache
     elif interrupted:
         st.info(interrupted, icon=":material/stop_circle:")
     _shown(net, key)

@@ -54,6 +54,7 @@ __all__ = [
     "UPLOAD_KEY",
     "Weights",
     "WeightsKind",
+    "WeightsPanel",
     "chosen_weights",
     "imagenet_offer",
     "load_into",
@@ -152,8 +153,25 @@ def _prepare_choice(net: Network, options: list[WeightsKind]) -> None:
         st.session_state[CHOICE_KEY] = WeightsKind.RANDOM.value
 
 
-def weights_control(net: Network, where: Any) -> bool:
-    """Draw the weights choice (and its uploader or notes) in ``where``; whether a run may start with it."""
+@dataclass(frozen=True)
+class WeightsPanel:
+    """What the weights choice drew.
+
+    Attributes:
+        ready: Whether a run may start with the chosen weights.
+        refresh: Redraws what may change with a run (the note on the published file, once downloaded).
+    """
+
+    ready: bool
+    refresh: Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
+
+
+def weights_control(net: Network, where: Any) -> WeightsPanel:
+    """Draw the weights choice (and its uploader or notes) in ``where``."""
     options = _options(net)
     _prepare_choice(net, options)
     preset, why_not = imagenet_offer(net.config)
@@ -187,32 +205,39 @@ def weights_control(net: Network, where: Any) -> bool:
                 "Choose DenseNet-121, -161, -169 or -201 in the Preset menu, or other weights.",
                 icon=":material/block:",
             )
-            return False
-        _imagenet_note(preset, where)
-    return True
+            return WeightsPanel(False, _nothing)
+        return WeightsPanel(True, _imagenet_note(preset, where))
+    return WeightsPanel(True, _nothing)
 
 
-def _imagenet_note(preset: str, where: Any) -> None:
-    """Where the published file is, or will come from; and an uploader for it when it is not here."""
+def _imagenet_caption(preset: str) -> str:
+    """Where the published file is, or where it will come from."""
     path = checkpoint_path(IMAGENET_WEIGHTS[preset])
     if path.is_file():
-        where.caption(
+        return (
             f":material/check: {path.name} is in {path.parent}/ (checked against the hash in its name when loaded). "
             "ImageNet preprocessing: short side 256, centre crop 224, ImageNet mean and std."
         )
-        return
-    host = urlparse(IMAGENET_WEIGHTS[preset]).netloc
-    where.caption(
-        f"Run downloads {path.name} (about {format_bytes(int(_PUBLISHED_MB[preset] * 1e6))}) from {host} into {path.parent}/ once. "
+    return (
+        f"Run downloads {path.name} (about {format_bytes(int(_PUBLISHED_MB[preset] * 1e6))}) from "
+        f"{urlparse(IMAGENET_WEIGHTS[preset]).netloc} into {path.parent}/ once. "
         "No network here? Place the file in that folder, or upload it:"
     )
-    where.file_uploader(
-        f"The published file {path.name}",
-        type=["pth"],
-        key=IMAGENET_FILE_KEY,
-        max_upload_size=MAX_WEIGHTS_BYTES >> 20,
-        label_visibility="collapsed",
-    )
+
+
+def _imagenet_note(preset: str, where: Any) -> Callable[[], None]:
+    """The caption on the published file, and an uploader for it when it is not here; redraws the caption."""
+    slot = where.empty()
+    slot.caption(_imagenet_caption(preset))
+    if not checkpoint_path(IMAGENET_WEIGHTS[preset]).is_file():
+        where.file_uploader(
+            f"The published file {_published_name(preset)}",
+            type=["pth"],
+            key=IMAGENET_FILE_KEY,
+            max_upload_size=MAX_WEIGHTS_BYTES >> 20,
+            label_visibility="collapsed",
+        )
+    return lambda: slot.caption(_imagenet_caption(preset))
 
 
 def chosen_weights(net: Network) -> Weights:
