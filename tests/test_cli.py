@@ -121,4 +121,16 @@ def test_every_command_is_listed_in_order(capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = run(capsys, "--help")
     assert code == 0
     listed = [line.split()[0] for line in out.splitlines() if re.match(r"    \w", line)]
-    assert listed == ["presets", "summary", "verify", "export", "compare", "explore", "run", "profile", "reuse", "cam"]
+    assert listed == [
+        "presets",
+        "summary",
+        "verify",
+        "export",
+        "compare",
+        "explore",
+        "run",
+        "profile",
+        "reuse",
+        "cam",
+        "app",
+    ]
