@@ -114,8 +114,8 @@ def _onnx_download(cfg: DenseNetConfig, spec: InputSpec, column: DeltaGenerator)
         on_click="ignore",
         width="stretch",
         disabled=refused is not None,
-        help=f"ONNX opset {ONNX_OPSET}, batch dynamic, {spec.height}×{spec.width} input, module names kept "
-        f"(Netron shows features/denseblock2/denselayer7/…). {check}",
+        help=f"ONNX opset {ONNX_OPSET}, batch dynamic, {spec.height}×{spec.width} input, random weights (He-normal, "
+        f"seed 0), module names kept (Netron shows features/denseblock2/denselayer7/…). {check}",
     )
     if refused is not None:
         st.caption(f":material/block: ONNX: {plain(refused)}")
