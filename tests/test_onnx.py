@@ -219,3 +219,39 @@ def test_densenet264_exports_and_passes(tmp_path: Path) -> None:
         f"DenseNet-264: {model.check_sentence}; independent check {diff:.2e}; {model.seconds:.1f} s, {len(model.data) >> 20} MiB"
     )
     assert diff < 1e-4 * max(1.0, model.largest_logit)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("cfg", "spec"),
+    [
+        (  # memory-efficient layers (checkpointing only when training), dropout, odd sizes
+            DenseNetConfig(
+                growth_rate=4,
+                block_config=(2, 3),
+                num_init_features=8,
+                num_classes=3,
+                stem=Stem.CIFAR,
+                memory_efficient=True,
+                drop_rate=0.2,
+            ),
+            InputSpec(batch=1, height=17, width=23),
+        ),
+        (  # no bottleneck, θ = 0.7, one input channel, one class, the ImageNet stem
+            DenseNetConfig(
+                growth_rate=4,
+                block_config=(2, 2),
+                num_init_features=8,
+                num_classes=1,
+                stem=Stem.IMAGENET,
+                bn_size=0,
+                compression=0.7,
+                in_channels=1,
+            ),
+            InputSpec(batch=4, height=45, width=33),
+        ),
+    ],
+)
+def test_unusual_designs_export_and_pass(cfg: DenseNetConfig, spec: InputSpec) -> None:
+    model = export_onnx(cfg, spec)
+    assert onnxruntime_vs_torch(model.data, cfg, spec, batch=2) < 1e-4
