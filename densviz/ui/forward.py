@@ -49,13 +49,12 @@ from densviz.run import (
 )
 from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess
 from densviz.run.timing import RunStoppedError
+from densviz.ui import uploads
 from densviz.ui.controls import control
 from densviz.ui.forward_cam import cam_section
 from densviz.ui.forward_results import feature_maps, pending_layer, results, training
-from densviz.ui.forward_uploads import follow_refusals
+from densviz.ui.forward_uploads import IMAGE_KEY, follow_refusals
 from densviz.ui.forward_weights import (
-    IMAGENET_FILE_KEY,
-    UPLOAD_KEY,
     Weights,
     WeightsPanel,
     chosen_weights,
@@ -67,6 +66,7 @@ from densviz.ui.text import plain
 
 _SOURCES = ["china", "flower", "digits", "upload", "random"]
 _PHOTOS = ("china", "flower", "upload")
+_IMAGE_TYPES = ("png", "jpg", "jpeg")
 _SOURCE_LABELS = {
     "china": "photo: temple",
     "flower": "photo: flower",
@@ -103,7 +103,7 @@ class _RunKey:
 def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _RunKey:
     """The key of a run with these settings, on the current network, input and weights."""
     weights = chosen_weights(net)
-    upload = st.session_state.get("forward_image")
+    upload = st.session_state.get(IMAGE_KEY)
     said = f"upload {upload.name}" if source == "upload" and upload is not None else _SOURCE_LABELS[source]
     return _RunKey(
         net.config,
@@ -127,7 +127,7 @@ def _input(net: Network, spec: InputSpec, source: str, weights: Weights) -> tupl
     if source == "random":
         return random_input(spec, cfg.in_channels), None
     if source == "upload":
-        upload = st.session_state.get("forward_image")
+        upload = st.session_state.get(IMAGE_KEY)
         if upload is None:
             raise ImageError("choose a PNG or JPEG file to upload first.")
         picture = load_image(upload.getvalue())
@@ -283,12 +283,12 @@ def _controls(net: Network) -> tuple[RunOptions, int, str, WeightsPanel]:
     if source == "upload":
         cols[0].file_uploader(
             "Image (PNG or JPEG)",
-            type=["png", "jpg", "jpeg"],
-            key="forward_image",
-            max_upload_size=MAX_IMAGE_BYTES >> 20,
+            type=list(_IMAGE_TYPES),
+            key=IMAGE_KEY,
+            max_upload_size=uploads.limit(IMAGE_KEY, _IMAGE_TYPES, MAX_IMAGE_BYTES),
         )
     panel = weights_control(net, cols[1])
-    follow_refusals(["forward_image", UPLOAD_KEY, IMAGENET_FILE_KEY])
+    follow_refusals()
     if note := precision_note(torch.device(device), Precision(precision)):
         st.caption(f":material/warning: {precision} is {note}.")
     options = RunOptions(

@@ -14,26 +14,35 @@ uploader.
 
 The uploader lists its files oldest first; only the files older than the
 newest refused one are removed, so a file accepted after a refusal stays. The
-script is installed once per browser tab and watches the uploaders whose keys
-it was given (their containers carry the ``st-key-<key>`` class).
+script is installed once per browser tab and watches this view's uploaders
+(their containers carry the ``st-key-<key>`` class).
+
+Its text never changes (the keys are written into it), so that ``densviz
+app``'s Content-Security-Policy can allow it by its hash
+(:func:`densviz.ui.server_hooks.inline_script_hashes` reads :data:`SCRIPT`).
+This module imports nothing heavy: the server reads it when it starts.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-
 import streamlit as st
 
-__all__ = ["follow_refusals"]
+__all__ = ["IMAGENET_FILE_KEY", "IMAGE_KEY", "SCRIPT", "UPLOADER_KEYS", "WEIGHTS_KEY", "follow_refusals"]
 
-_SCRIPT = """<script>
+IMAGE_KEY = "forward_image"
+"""The uploader of an input image."""
+WEIGHTS_KEY = "forward_weights"
+"""The uploader of any weights file."""
+IMAGENET_FILE_KEY = "forward_imagenet_file"
+"""The uploader of the published ImageNet file, offered when it is not in the cache."""
+UPLOADER_KEYS = (IMAGE_KEY, WEIGHTS_KEY, IMAGENET_FILE_KEY)
+
+SCRIPT = """<script>
 (function () {
-  const seen = window.densvizFollowRefusals || (window.densvizFollowRefusals = {keys: new Set(), observer: null});
-  __KEYS__.forEach((key) => seen.keys.add(key));
-  if (seen.observer) { return; }
+  if (window.densvizFollowRefusals) { return; }
+  const keys = ["forward_image", "forward_weights", "forward_imagenet_file"];
   const sweep = () => {
-    for (const key of seen.keys) {
+    for (const key of keys) {
       for (const box of document.querySelectorAll(`.st-key-${key} [data-testid="stFileUploader"]`)) {
         const chips = [...box.querySelectorAll('[data-testid="stFileChip"]')];
         const refused = chips.map((chip) => chip.querySelector('[data-testid="stFileChipIconError"]') !== null);
@@ -47,21 +56,16 @@ _SCRIPT = """<script>
     }
   };
   let queued = false;
-  seen.observer = new MutationObserver(() => {
+  window.densvizFollowRefusals = new MutationObserver(() => {
     if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; sweep(); }); }
   });
-  seen.observer.observe(document.body, {childList: true, subtree: true});
+  window.densvizFollowRefusals.observe(document.body, {childList: true, subtree: true});
   sweep();
 })();
 </script>"""
+"""The page script, whole (``<script>`` and all): the keys in it are :data:`UPLOADER_KEYS`."""
 
 
-def follow_refusals(keys: Sequence[str]) -> None:
-    """Install (once per tab) the script that empties these uploaders when the browser refuses a newer file.
-
-    Args:
-        keys: The uploaders' widget keys (letters, digits and underscores).
-    """
-    if not all(k.replace("_", "").isalnum() for k in keys):
-        raise ValueError(f"uploader keys must be letters, digits and underscores; got {list(keys)}")
-    st.html(_SCRIPT.replace("__KEYS__", json.dumps(list(keys))), unsafe_allow_javascript=True, width="content")
+def follow_refusals() -> None:
+    """Install (once per tab) the script that empties this view's uploaders when the browser refuses a newer file."""
+    st.html(SCRIPT, unsafe_allow_javascript=True, width="content")

@@ -45,7 +45,8 @@ from densviz.run.pretrained import (
     imagenet_weights,
     load_imagenet,
 )
-from densviz.ui import session
+from densviz.ui import session, uploads
+from densviz.ui.forward_uploads import IMAGENET_FILE_KEY, WEIGHTS_KEY
 from densviz.ui.session import Network, TrainedWeights
 
 __all__ = [
@@ -63,15 +64,13 @@ __all__ = [
 
 CHOICE_KEY = "forward_weights_choice"
 """The weights radio's key."""
-UPLOAD_KEY = "forward_weights"
-"""The uploader of any weights file."""
-IMAGENET_FILE_KEY = "forward_imagenet_file"
-"""The uploader of the published ImageNet file, offered when it is not in the cache."""
+UPLOAD_KEY = WEIGHTS_KEY
 _TRAINED_SEEN = "_forward_trained_seen"  # the Feature reuse view's weights this view has already chosen once
 
 # torchvision's listed file sizes (its weights' ``_file_size`` meta, in MB): how far a download has got.
 _PUBLISHED_MB = {"densenet121": 30.845, "densenet161": 110.369, "densenet169": 54.708, "densenet201": 77.373}
 _POLL_S = 0.25
+_WEIGHTS_TYPES = ("safetensors", "pth", "pt")
 
 
 class WeightsKind(StrEnum):
@@ -194,9 +193,9 @@ def weights_control(net: Network, where: Any) -> WeightsPanel:
     if kind is WeightsKind.UPLOAD:
         where.file_uploader(
             "Weights file (.safetensors or torchvision .pth)",
-            type=["safetensors", "pth", "pt"],
+            type=list(_WEIGHTS_TYPES),
             key=UPLOAD_KEY,
-            max_upload_size=MAX_WEIGHTS_BYTES >> 20,
+            max_upload_size=uploads.limit(UPLOAD_KEY, _WEIGHTS_TYPES, MAX_WEIGHTS_BYTES),
         )
     elif kind is WeightsKind.IMAGENET:
         if preset is None:
@@ -234,7 +233,7 @@ def _imagenet_note(preset: str, where: Any) -> Callable[[], None]:
             f"The published file {_published_name(preset)}",
             type=["pth"],
             key=IMAGENET_FILE_KEY,
-            max_upload_size=MAX_WEIGHTS_BYTES >> 20,
+            max_upload_size=uploads.limit(IMAGENET_FILE_KEY, ["pth"], MAX_WEIGHTS_BYTES),
             label_visibility="collapsed",
         )
     return lambda: slot.caption(_imagenet_caption(preset))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,23 @@ def chips(box: object) -> list[str]:
     return [c.get_attribute("aria-label").split(",")[0] for c in box.get_by_test_id("stFileChip").all()]  # type: ignore[attr-defined]
 
 
-def test_a_file_the_browser_refuses_replaces_the_earlier_one(server: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def app() -> Iterator[str]:
+    """``densviz app`` (as ``make run`` serves the page): its Content-Security-Policy must let the page's script run."""
+    from tests.app_server import densviz_app, running
+
+    with running(densviz_app(), log=ARTIFACTS / "server-test_forward_browser-app.log") as (url, _proc):
+        yield url
+
+
+def test_a_file_the_browser_refuses_replaces_the_earlier_one(app: str, tmp_path: Path) -> None:
     """Issue 12: an image (or weights file) over the uploader's limit is refused, and the earlier file goes too.
 
-    Before the fix the earlier file stayed loaded behind the refused one and Run used it.
+    Before the fix the earlier file stayed loaded behind the refused one and Run used it. Served by
+    ``densviz app``, whose script policy allows the page's helper by its hash, and whose server holds each
+    upload to its uploader's limit.
     """
+    server = app
     from playwright.sync_api import expect, sync_playwright
 
     from densviz import build_model
