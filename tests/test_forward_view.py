@@ -141,7 +141,8 @@ def test_random_weights_give_class_indices_and_say_so() -> None:
     assert all(isinstance(c, int) for c in top5["class"])
     assert any(
         c.endswith(
-            "The weights are random (untrained): this ranking means nothing. Load a checkpoint for real predictions."
+            "The weights are random (untrained): this ranking means nothing. For real predictions choose Pretrained "
+            "(ImageNet) weights (DenseNet-121/161/169/201), weights trained in the Feature reuse view, or a file."
         )
         for c in captions(at)
     )

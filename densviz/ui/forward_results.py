@@ -92,7 +92,10 @@ def _top5(result: RunResult, labels: list[int] | None) -> None:
             + ("" if said == str(labels[0]) else " (wrong)")
         )
     if result.top5_note:
-        st.caption(f":material/casino: {result.top5_note} Load a checkpoint for real predictions.")
+        st.caption(
+            f":material/casino: {result.top5_note} For real predictions choose Pretrained (ImageNet) weights "
+            "(DenseNet-121/161/169/201), weights trained in the Feature reuse view, or a file."
+        )
     elif not result.classes:
         st.caption(f"Weights: {result.weights}. Classes by index: their names are not known here.")
 
