@@ -54,6 +54,7 @@ def _run_options(args: argparse.Namespace) -> Any:
         device=values["device"],
         precision=values["dtype"],
         channels_last=values["channels_last"],
+        compiled=values["compiled"],
         runs=values["runs"],
         warmup=values["warmup"],
         threads=values["threads"] or torch.get_num_threads(),  # the CLI has the machine to itself
@@ -139,8 +140,10 @@ def _print_text(result: Any, plan: ArchitecturePlan, training: dict[str, int] | 
         f"device            {result.device_name} ({result.device}), {result.threads} thread{'s' if result.threads != 1 else ''}"
     )
     print(
-        f"settings          {result.precision.value}{', channels-last' if result.channels_last else ''}, batch {result.batch}, {len(result.latencies_ms)} timed runs"
+        f"settings          {result.precision.value}{', channels-last' if result.channels_last else ''}{', compiled' if result.compiled else ''}, batch {result.batch}, {len(result.latencies_ms)} timed runs"
     )
+    if result.compiled and result.compile_seconds is not None:
+        print(f"compile           {result.compile_seconds:.1f} s, apart from the run ({result.compile_source})")
     print(f"latency           median {result.median_ms:.1f} ms, p90 {result.p90_ms:.1f} ms")
     print(f"throughput        {result.images_per_s:.1f} images/s")
     print(

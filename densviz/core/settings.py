@@ -125,6 +125,8 @@ _ROWS: tuple[Setting, ...] = (
             meaning="fp32, or bf16/fp16 autocast where the device supports it"),
     Setting("channels_last", _F, Kind.BOOL, False, "Channels-last",
             meaning="NHWC memory format (faster convolutions on many CPUs and GPUs)"),
+    Setting("compiled", _F, Kind.BOOL, False, "Compiled",
+            meaning="torch.compile with Inductor, weights frozen for inference: compiled once per design, weights and settings and kept, its compile time shown apart from the run's"),
     Setting("runs", _F, Kind.INT, 10, "Timed runs", low=1, high=1000, widget=Widget.NUMBER, widget_range=(1, 50), page_default=5,
             meaning="timed passes after warm-up"),
     Setting("run_batch", _F, Kind.INT, 1, "Images per run", low=1, high=64, widget=Widget.NUMBER, flag="",

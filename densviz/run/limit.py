@@ -4,9 +4,12 @@ Two checks before the run: :func:`check_at_peak` refuses, before the model is
 placed on the device, a run that would exceed the limit even at twice the
 device's peak (a run may beat the kernels the peak is measured with);
 :func:`check_measured` refuses one whose passes, at the time a probe measured
-(``densviz.run.probe``), would end past it. While it runs, :class:`Passes`
-reads the clock between two passes (a pass cannot be interrupted) and stops the
-run at the limit, or when the caller's event is set.
+(``densviz.run.probe``), would end past it. A compiled run's compile counts
+against the limit too: its estimate (``densviz.run.compiled``, zero when the
+compiled model is cached) is added to the passes'. While it runs,
+:class:`Passes` reads the clock between two passes (a pass, or a compile,
+cannot be interrupted) and stops the run at the limit, or when the caller's
+event is set.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -24,7 +28,7 @@ from densviz.run.devices import Precision
 from densviz.run.peak import device_peak
 from densviz.run.probe import Probe, format_seconds
 
-__all__ = ["Passes", "RunStoppedError", "check_at_peak", "check_measured", "now", "pass_count"]
+__all__ = ["CompileEstimate", "Passes", "RunStoppedError", "check_at_peak", "check_measured", "now", "pass_count"]
 
 _clock: Callable[[], float] = time.perf_counter
 """The clock every pass is timed and the limit kept by (tests replace it)."""
@@ -33,7 +37,7 @@ _LOWER = "lower the runs, the batch or the input size"
 
 
 class RunOptions(Protocol):
-    """What the limit reads of a run's options (``densviz.run.timing.RunOptions``)."""
+    """What the limit reads of a run's options (``densviz.run.timing.RunOptions``, ``densviz.run.profile.ProfileOptions``)."""
 
     @property
     def precision(self) -> Precision:
@@ -44,12 +48,11 @@ class RunOptions(Protocol):
         """Timed passes."""
 
     @property
-    def warmup(self) -> int:
-        """Untimed passes first."""
-
-    @property
     def max_seconds(self) -> float | None:
         """The time limit; ``None`` for none."""
+
+    def passes(self) -> tuple[int, str]:
+        """The passes of the whole run and what they are, in words."""
 
 
 def now() -> float:
@@ -75,9 +78,20 @@ class RunStoppedError(ConfigError):
 
 def pass_count(options: RunOptions) -> tuple[int, str]:
     """The passes of a run and what they are, in words."""
-    total = options.warmup + options.runs + 2
-    warmup = f"{options.warmup} warm-up, " if options.warmup else ""
-    return total, f"{total} passes: {warmup}{options.runs} timed, the shape check's and the memory's"
+    return options.passes()
+
+
+@dataclass(frozen=True)
+class CompileEstimate:
+    """What a compile before the passes is expected to take.
+
+    Attributes:
+        seconds: The estimate (0 when the compiled model is cached).
+        source: How it was found, in words.
+    """
+
+    seconds: float
+    source: str
 
 
 def check_at_peak(plan: ArchitecturePlan, batch: int, options: RunOptions, device: torch.device, threads: int) -> None:
@@ -100,21 +114,34 @@ def check_at_peak(plan: ArchitecturePlan, batch: int, options: RunOptions, devic
         )
 
 
-def check_measured(probe: Probe, options: RunOptions, device: torch.device, spent: float) -> None:
-    """Refuse a run whose passes, at the probe's measured time, would end past its limit."""
+def check_measured(
+    probe: Probe,
+    options: RunOptions,
+    device: torch.device,
+    spent: float,
+    compile_time: CompileEstimate | None = None,
+) -> None:
+    """Refuse a run whose passes, at the probe's measured time, and compile would end past its limit."""
     if options.max_seconds is None:
         return
     passes, what = pass_count(options)
-    total = spent + passes * probe.pass_seconds
+    compiling = compile_time.seconds if compile_time is not None else 0.0
+    total = spent + compiling + passes * probe.pass_seconds
     if total > options.max_seconds:
+        before = (
+            f"a compile of about {format_seconds(compiling)} ({compile_time.source}), then "
+            if compile_time is not None and compiling > 0
+            else ""
+        )
+        lower = f"{_LOWER}, or run it without compiling" if compiling > 0 else _LOWER
         raise ConfigError(
             "runs",
             options.runs,
             "",
             message=(
-                f"this run would take about {format_seconds(total)} on {device} ({what}, of about "
+                f"this run would take about {format_seconds(total)} on {device} ({before}{what}, of about "
                 f"{format_seconds(probe.pass_seconds)} each: {probe.describe()}), "
-                f"over the {options.max_seconds:g} s limit; {_LOWER}."
+                f"over the {options.max_seconds:g} s limit; {lower}."
             ),
         )
 

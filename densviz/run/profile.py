@@ -14,6 +14,17 @@ a CUDA event on a GPU, so a row's time is the device's), so the rows' times
 add up to the instrumented pass.
 
 Bytes moved: see :func:`densviz.run.bandwidth.row_bytes`.
+
+A profile keeps a time limit as a timed run does (``densviz.run.limit``):
+refused up front from the peak and a measured probe when its passes would
+exceed it, stopped between two passes at the limit or when the caller's event
+is set (:class:`~densviz.run.limit.RunStoppedError`, nothing kept).
+
+Compiled models are not profiled per row: Inductor fuses work across the
+rows (a norm and its ReLU into the next convolution, a block's
+concatenations into its layers' writes) and runs no module hooks, so a
+compiled pass has no per-row times to give; ``densviz.run.fastest`` times it
+whole.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +45,10 @@ from torch import Tensor, nn
 from densviz.core.plan import ArchitecturePlan, LayerPlan, Role
 from densviz.run.bandwidth import device_bandwidth, observe_bandwidth, row_bytes
 from densviz.run.devices import Precision, autocast, check_precision, choose_device, synchronize
+from densviz.run.limit import Passes, check_at_peak, check_measured, now
+from densviz.run.memory import _PROFILER_LOCK
 from densviz.run.peak import observe_rate
+from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
 
 __all__ = ["ProfileOptions", "ProfileResult", "RowProfile", "profile_forward", "row_steps"]
 
@@ -49,6 +64,8 @@ class ProfileOptions:
         runs: Profiled passes (each after a plain pass, and one plain pass after the last).
         threads: CPU threads; ``None`` keeps torch's setting.
         trace: Whether to keep the profiler's Chrome trace (of the last profiled pass).
+        max_seconds: The time limit (refused up front when its measured passes
+            would exceed it, stopped between passes when they do); ``None`` for none.
     """
 
     device: str = "auto"
@@ -58,6 +75,15 @@ class ProfileOptions:
     warmup: int = 2
     threads: int | None = None
     trace: bool = False
+    max_seconds: float | None = None
+
+    def passes(self) -> tuple[int, str]:
+        """The passes of the profile and what they are, in words (the time limit counts them)."""
+        total = self.warmup + 2 * self.runs + 2
+        warmup = f"{self.warmup} warm-up, " if self.warmup else ""
+        return total, (
+            f"{total} passes: {warmup}the profiler's own warm-up, {self.runs} profiled and {self.runs + 1} plain"
+        )
 
 
 @dataclass(frozen=True)
@@ -271,28 +297,40 @@ class _Marks:
             h.remove()
 
 
-def _plain_passes(model: nn.Module, x: Tensor, device: torch.device, precision: Precision, n: int) -> list[float]:
+def _plain_passes(
+    model: nn.Module, x: Tensor, device: torch.device, precision: Precision, n: int, passes: Passes
+) -> list[float]:
     """``n`` passes without hooks or profiler, each timed by the clock and waited for, in ms."""
     out = []
     with torch.inference_mode(), autocast(device, precision):
         for _ in range(n):
+            passes.check()
             start = time.perf_counter()
             model(x)
             synchronize(device)
             out.append((time.perf_counter() - start) * 1e3)
+            passes.passed()
     return out
 
 
 def _profiled_pass(
-    model: nn.Module, marks: _Marks, x: Tensor, device: torch.device, precision: Precision, trace: bool
+    model: nn.Module,
+    marks: _Marks,
+    x: Tensor,
+    device: torch.device,
+    precision: Precision,
+    trace: bool,
+    passes: Passes,
 ) -> tuple[list[float], bytes | None]:
     """One pass under ``torch.profiler``: its segment times, and its Chrome trace when asked for."""
     cuda = [torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else []
     activities = [torch.profiler.ProfilerActivity.CPU, *cuda]
-    with torch.profiler.profile(activities=activities) as prof:
+    passes.check()
+    with _PROFILER_LOCK, torch.profiler.profile(activities=activities) as prof:  # one profiler at a time per process
         with torch.inference_mode(), autocast(device, precision):
             model(x)
         synchronize(device)
+    passes.passed()
     times = marks.times_ms()
     if not trace:
         return times, None
@@ -303,7 +341,12 @@ def _profiled_pass(
 
 
 def _interleaved(
-    model: nn.Module, plan: ArchitecturePlan, x: Tensor, device: torch.device, options: ProfileOptions
+    model: nn.Module,
+    plan: ArchitecturePlan,
+    x: Tensor,
+    device: torch.device,
+    options: ProfileOptions,
+    counted: Passes,
 ) -> tuple[list[float], list[list[float]], bytes | None]:
     """``runs`` times a plain pass then a profiled one, and a last plain pass: (plain ms, segment ms, last trace).
 
@@ -315,17 +358,17 @@ def _interleaved(
     passes: list[list[float]] = []
     trace = None
     try:
-        _profiled_pass(model, marks, x, device, options.precision, False)
+        _profiled_pass(model, marks, x, device, options.precision, False, counted)
         for i in range(options.runs):
             marks.enabled = False
-            plain += _plain_passes(model, x, device, options.precision, 1)
+            plain += _plain_passes(model, x, device, options.precision, 1, counted)
             marks.enabled = True
             times, trace = _profiled_pass(
-                model, marks, x, device, options.precision, options.trace and i == options.runs - 1
+                model, marks, x, device, options.precision, options.trace and i == options.runs - 1, counted
             )
             passes.append(times)
         marks.enabled = False
-        plain += _plain_passes(model, x, device, options.precision, 1)
+        plain += _plain_passes(model, x, device, options.precision, 1, counted)
     finally:
         marks.remove()
     return plain, passes, trace
@@ -405,6 +448,9 @@ def profile_forward(
     x: Tensor,
     options: ProfileOptions,
     progress: Callable[[str], None] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    on_pass: Callable[[int, int], None] | None = None,
 ) -> ProfileResult:
     """Profile ``model`` on ``x`` per plan row, beside its end-to-end latency and this device's roofs.
 
@@ -420,10 +466,16 @@ def profile_forward(
         x: Input, (N, C, H, W), on the CPU.
         options: Device, precision, layout, passes, threads, whether to keep the trace.
         progress: Called with a short sentence before each step.
+        stop: When set, the profile stops before its next pass and raises
+            :class:`~densviz.run.limit.RunStoppedError`.
+        on_pass: Called after every pass with (passes done, passes in all).
 
     Raises:
-        ConfigError: for a device or precision this machine lacks.
+        ConfigError: for a device or precision this machine lacks, or a
+            profile that would exceed ``options.max_seconds``.
+        RunStoppedError: stopped between two passes (the time limit, or ``stop``); nothing is kept.
     """
+    started = now()
     say = progress or (lambda _msg: None)
     device = choose_device(options.device)
     check_precision(device, options.precision)
@@ -432,16 +484,26 @@ def profile_forward(
         torch.set_num_threads(options.threads)
     threads = torch.get_num_threads()
     try:
+        if options.max_seconds is not None:
+            say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
+            check_at_peak(plan, x.shape[0], options, device, threads)
         say(f"moving the model to {device}")
         model = model.to(device).eval()
         x = x.to(device)
         if options.channels_last:
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             x = x.contiguous(memory_format=torch.channels_last)
+        if options.max_seconds is not None:
+            say("timing a few short passes to estimate the profile's time")
+            budget = min(PROBE_SECONDS, options.max_seconds / 20)
+            probe = probe_pass(model, x, plan.config, device, options.precision, budget=budget, clock=now)
+            say(f"about {format_seconds(probe.pass_seconds)} a pass ({probe.describe()})")
+            check_measured(probe, options, device, now() - started)
+        counted = Passes(options, started, stop, on_pass)
         say(f"warming up ({options.warmup} passes)")
-        _plain_passes(model, x, device, options.precision, options.warmup)
+        _plain_passes(model, x, device, options.precision, options.warmup, counted)
         say(f"timing {options.runs} profiled passes, each between two plain ones")
-        plain, passes, trace = _interleaved(model, plan, x, device, options)
+        plain, passes, trace = _interleaved(model, plan, x, device, options, counted)
         element = 4 if options.precision is Precision.FP32 else 2
         rows = _rows(plan, _segments(plan)[0], passes, element)
         say("measuring this device's peak and memory bandwidth (once per precision and thread count)")

@@ -17,6 +17,13 @@ limit, or when the caller's ``stop`` event is set, the run stops there and
 raises :class:`RunStoppedError`; the passes done are discarded (part of a run
 is no measure of it: its warm-up may be unfinished, and a run stopped by the
 clock ran slower than measured, so its timings are suspect too).
+
+A compiled run (``RunOptions.compiled``, ``densviz.run.compiled``) checks the
+shapes on the eager model (a compiled graph runs no module hooks), then
+compiles (or reuses the model compiled by an earlier run in this process),
+and times and measures the compiled model. Its compile is reported apart from
+its passes, and counts against the time limit: the probe times the eager
+model, and the compile's estimate is added.
 """
 
 from __future__ import annotations
@@ -36,6 +43,15 @@ from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.settings import SETTINGS
 from densviz.nn.model import DenseNet, build_model
+from densviz.run.compiled import (
+    Compiled,
+    CompileError,
+    CompileKey,
+    compile_key,
+    compile_session,
+    compile_support,
+    estimate_compile,
+)
 from densviz.run.devices import (
     Precision,
     autocast,
@@ -44,7 +60,7 @@ from densviz.run.devices import (
     choose_device,
     synchronize,
 )
-from densviz.run.limit import Passes, RunStoppedError, check_at_peak, check_measured, now
+from densviz.run.limit import CompileEstimate, Passes, RunStoppedError, check_at_peak, check_measured, now
 from densviz.run.memory import forward_peak_memory
 from densviz.run.peak import observe_rate
 from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
@@ -71,6 +87,7 @@ class RunOptions:
         runs: Timed repetitions (after warm-up).
         warmup: Untimed repetitions first.
         threads: CPU threads; ``None`` leaves torch's setting.
+        compiled: ``torch.compile`` with Inductor (see ``densviz.run.compiled``).
         max_seconds: The run's time limit: a run estimated (from a measured
             probe) to take longer is refused before it starts, and one that
             reaches it stops between two passes; ``None`` for no limit.
@@ -82,12 +99,21 @@ class RunOptions:
     runs: int = SETTINGS["runs"].default
     warmup: int = SETTINGS["warmup"].default
     threads: int | None = SETTINGS["threads"].default
+    compiled: bool = SETTINGS["compiled"].default
     max_seconds: float | None = 120.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", SETTINGS["dtype"].check(Precision(self.precision)))
-        for name in ("channels_last", "runs", "warmup", "threads"):
+        for name in ("channels_last", "compiled", "runs", "warmup", "threads"):
             SETTINGS[name].check(getattr(self, name))
+
+    def passes(self) -> tuple[int, str]:
+        """The passes of the run and what they are, in words (the time limit counts them)."""
+        compiling = 2 if self.compiled else 0
+        total = compiling + self.warmup + self.runs + 2
+        calls = "the compile's 2 calls, " if compiling else ""
+        warmup = f"{self.warmup} warm-up, " if self.warmup else ""
+        return total, f"{total} passes: {calls}{warmup}{self.runs} timed, the shape check's and the memory's"
 
 
 @dataclass(frozen=True)
@@ -134,6 +160,9 @@ class RunResult:
         weights: What the model's weights are: ``random (untrained)`` or the file.
         classes: The classes' names, where known (the digits ``0``–``9``).
         shapes: Each module's measured output shape next to the plan's.
+        compiled: Whether the passes ran a ``torch.compile``'d model.
+        compile_seconds: Its compile, apart from the passes (``None`` when not compiled).
+        compile_source: How the compile time was found, or that the compiled model was reused.
     """
 
     device: str
@@ -158,6 +187,9 @@ class RunResult:
     weights: str = RANDOM_WEIGHTS
     classes: tuple[str, ...] | None = None
     shapes: tuple[ShapeCheck, ...] = field(default=(), repr=False)
+    compiled: bool = False
+    compile_seconds: float | None = None
+    compile_source: str = ""
 
     @property
     def fraction_of_peak(self) -> float:
@@ -192,6 +224,9 @@ class RunResult:
             "device_name": self.device_name,
             "precision": self.precision.value,
             "channels_last": self.channels_last,
+            "compiled": self.compiled,
+            "compile_seconds": self.compile_seconds,
+            "compile_source": self.compile_source,
             "batch": self.batch,
             "threads": self.threads,
             "median_ms": self.median_ms,
@@ -303,19 +338,32 @@ def _placed_within_limit(
     threads: int,
     started: float,
     say: Callable[[str], None],
-) -> tuple[nn.Module, Tensor]:
-    """The model and input on the device, once the run is known to fit its time limit (else ``ConfigError``)."""
+    random_weights: bool,
+) -> tuple[nn.Module, Tensor, CompileKey | None]:
+    """The model and input on the device, once the run is known to fit its time limit (else ``ConfigError``).
+
+    Also the key a compiled run compiles under (``None`` when not compiled);
+    its compile's estimate counts against the limit.
+    """
     say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
     check_at_peak(plan, x.shape[0], options, device, threads)
     say(f"moving the model to {device}")
     model, x = _place(model, x, device, options.channels_last)
+    key = (
+        compile_key(
+            model, plan, x, device, options.precision, options.channels_last, threads, random_weights=random_weights
+        )
+        if options.compiled
+        else None
+    )
     if options.max_seconds is not None:
         say("timing a few short passes to estimate the run's time")
         budget = min(PROBE_SECONDS, options.max_seconds / 20)  # at most 5% of the limit
         probe = probe_pass(model, x, plan.config, device, options.precision, budget=budget, clock=now)
         say(f"about {format_seconds(probe.pass_seconds)} a pass ({probe.describe()})")
-        check_measured(probe, options, device, now() - started)
-    return model, x
+        compile_time: CompileEstimate | None = estimate_compile(plan, key) if key is not None else None
+        check_measured(probe, options, device, now() - started, compile_time)
+    return model, x, key
 
 
 def _memory_estimate(plan: ArchitecturePlan, precision: Precision) -> tuple[int, str]:
@@ -379,6 +427,7 @@ def run_forward(
     Raises:
         ConfigError: before the run, when it would exceed ``options.max_seconds``
             (the sentence gives the measured pass), or for a precision the device lacks.
+        CompileError: compiled, without a compiler here or when the compile failed.
         RunStoppedError: stopped between two passes (the time limit, or ``stop``); nothing is kept.
     """
     started = now()
@@ -386,18 +435,40 @@ def run_forward(
     names = _classes(plan, classes)
     device = choose_device(options.device)
     check_precision(device, options.precision)
+    if options.compiled and (why := compile_support(device)):  # said before any work
+        raise CompileError(why[0].upper() + why[1:] + ".")
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     threads = torch.get_num_threads()
-    model, x = _placed_within_limit(model, plan, x, options, device, threads, started, say)
+    model, x, key = _placed_within_limit(
+        model, plan, x, options, device, threads, started, say, weights == RANDOM_WEIGHTS
+    )
     passes = Passes(options, started, stop, on_pass)
     say("checking every module's output shape")
     checks = _check_shapes(model, plan, x, device, options.precision, passes)
-    latencies, logits = _time_passes(model, x, device, options, say, passes)
-    say("measuring the peak memory of one more pass")
-    passes.check()
-    memory, memory_source = forward_peak_memory(model, x, device, options.precision)
-    passes.passed()
+    compiled: Compiled | None = None
+    if key is None:
+        latencies, logits = _time_passes(model, x, device, options, say, passes)
+        say("measuring the peak memory of one more pass")
+        passes.check()
+        memory, memory_source = forward_peak_memory(model, x, device, options.precision)
+        passes.passed()
+    else:
+        with compile_session(passes.check, lambda: say("waiting for another compiled run in this process")) as session:
+            passes.check()
+            compiled = session.get(model, plan, x, device, options.precision, options.channels_last, threads, say, key)
+            say(
+                f"compiled in {format_seconds(compiled.seconds)}"
+                if not compiled.reused
+                else "reusing the compiled model"
+            )
+            passes.passed()
+            passes.passed()
+            latencies, logits = _time_passes(compiled.module, x, device, options, say, passes)
+            say("measuring the peak memory of one more pass")
+            passes.check()
+            memory, memory_source = forward_peak_memory(compiled.module, x, device, options.precision)
+            passes.passed()
     estimate, estimate_source = _memory_estimate(plan, options.precision)
     median = statistics.median(latencies)
     gflops = 2 * plan.totals.macs * x.shape[0] / (median / 1e3) / 1e9
@@ -426,6 +497,9 @@ def run_forward(
         weights=weights,
         classes=names,
         shapes=checks,
+        compiled=compiled is not None,
+        compile_seconds=compiled.seconds if compiled is not None else None,
+        compile_source=compiled.source if compiled is not None else "",
     )
 
 
