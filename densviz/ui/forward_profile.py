@@ -1,0 +1,285 @@
+"""The Forward pass view's Profile panel: where the time goes, per plan row, on this device's roofline.
+
+Behind its own Profile button (a profile runs the network a dozen times and
+measures the device's peak and bandwidth): each plan row's measured time, its
+share, GFLOP/s and bytes moved (``densviz.run.profile``), the roofline
+(every row with MACs at its FLOPs per byte, under the measured compute peak
+and memory bandwidth), each stage's share of the time beside its share of the
+MACs, how the roofs were measured, and the profiler's Chrome trace to
+download. It profiles with the settings of the view's controls (device,
+precision, layout, batch, timed runs), on one thread, eager: a compiled model
+fuses rows and has no per-row times.
+
+Below, "Fastest settings on this device" (``densviz.run.fastest``) measures
+the candidate settings for this design side by side, compiling one of them;
+it is behind a button too.
+
+While a profile runs, a Stop button and a progress bar show; the bar moving
+is where Streamlit stops the script (Stop, any change on the page, the
+session's end), so the run ends after the pass in flight.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.settings import SETTINGS
+from densviz.core.units import format_bytes
+from densviz.draw.charts.roofline import roofline_figure, time_share_figure
+from densviz.run import Precision, RunOptions, build_for_run, random_input
+from densviz.run.limit import RunStoppedError
+from densviz.run.profile import ProfileOptions, ProfileResult, profile_forward
+from densviz.ui.session import Network
+from densviz.ui.text import plain
+
+__all__ = ["PROFILE_KEY", "ProfileSettings", "profile_panel"]
+
+PROFILE_KEY = "forward_profile"
+"""Session key of the latest profile (a ``_Stored``)."""
+
+_CONTROL_KEYS = {
+    "device": "forward_device",
+    "precision": "forward_precision",
+    "channels_last": "forward_cl",
+    "batch": "forward_batch",
+    "runs": "forward_runs",
+}
+"""The Forward pass view's control keys the panel reads its settings from, when it is not given them."""
+
+_LIMIT_S = 120.0
+"""A profile's time limit on the page (refused up front from a measured pass when over it)."""
+_PLOTLY = {"displaylogo": False}
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """The settings a profile ran with: what is shown belongs to these.
+
+    Attributes:
+        config: The design.
+        hw: Input height and width.
+        device: Where it ran.
+        precision: fp32, bf16 or fp16.
+        channels_last: The memory format.
+        batch: Images per pass.
+        runs: Profiled passes.
+    """
+
+    config: DenseNetConfig
+    hw: tuple[int, int]
+    device: str
+    precision: str
+    channels_last: bool
+    batch: int
+    runs: int
+
+    def describe(self) -> str:
+        """The settings in words."""
+        layout = "channels-last" if self.channels_last else "NCHW"
+        return (
+            f"{self.device} · {self.precision} · {layout} · batch {self.batch} · {self.runs} profiled passes · 1 thread"
+        )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    settings: ProfileSettings
+    result: ProfileResult
+
+
+def _settings(net: Network, options: RunOptions | None, batch: int | None) -> ProfileSettings:
+    """The profile's settings: those given, else the view's controls, else the table's defaults."""
+    state = st.session_state
+    device = options.device if options else str(state.get(_CONTROL_KEYS["device"]) or "cpu")
+    if device == "auto":
+        device = "cpu" if not torch.cuda.is_available() else "cuda:0"
+    precision = options.precision.value if options else str(state.get(_CONTROL_KEYS["precision"]) or "fp32")
+    channels_last = options.channels_last if options else bool(state.get(_CONTROL_KEYS["channels_last"], False))
+    runs = options.runs if options else int(state.get(_CONTROL_KEYS["runs"]) or SETTINGS["runs"].page_default)
+    if batch is None:
+        batch = int(state.get(_CONTROL_KEYS["batch"]) or SETTINGS["run_batch"].default)
+    return ProfileSettings(net.config, net.input.hw, device, precision, channels_last, batch, runs)
+
+
+def _watcher(stop: threading.Event, bar: Any, what: str) -> Callable[[int, int], None]:
+    """Called after each pass: moves the bar (where Streamlit stops the script); from a thread without one, sets ``stop``."""
+    shown = [-1]
+
+    def on_pass(done: int, total: int) -> None:
+        if get_script_run_ctx(suppress_warning=True) is None:
+            stop.set()
+            return
+        percent = 100 * done // max(total, 1)
+        if percent != shown[0]:
+            shown[0] = percent
+            bar.progress(done / max(total, 1), text=f"{what}: pass {done} of {total}")
+
+    return on_pass
+
+
+def _profile(net: Network, settings: ProfileSettings) -> None:
+    """Run the profile; keep its result, or say why there is none."""
+    spec = InputSpec(batch=settings.batch, height=settings.hw[0], width=settings.hw[1])
+    stop = threading.Event()
+    left, right = st.columns([1, 6], vertical_alignment="center")
+    stop_slot, bar = left.empty(), right.empty()
+    stop_slot.button(
+        "Stop", key="profile_stop", icon=":material/stop:", help="stops the profile after the pass in flight"
+    )
+    failure: tuple[str, str] | None = None
+    with st.status("Profiling the network…", expanded=True) as status:
+        try:
+            status.write("building the model")
+            model, plan = build_for_run(net.config, spec)
+            options = ProfileOptions(
+                device=settings.device,
+                precision=Precision(settings.precision),
+                channels_last=settings.channels_last,
+                runs=settings.runs,
+                warmup=1,
+                threads=1,
+                trace=True,
+                max_seconds=_LIMIT_S,
+            )
+            result = profile_forward(
+                model,
+                plan,
+                random_input(spec, net.config.in_channels),
+                options,
+                status.write,
+                stop=stop,
+                on_pass=_watcher(stop, bar, "Profiling"),
+            )
+        except RunStoppedError as err:
+            failure = ("The profile stopped", str(err))
+        except ConfigError as err:
+            failure = ("The profile did not start", str(err))
+        except torch.OutOfMemoryError:
+            failure = ("Out of memory", f"{settings.device} ran out of memory for batch {settings.batch}; lower it.")
+        finally:
+            stop.set()
+        if failure is None:
+            status.update(label="Profiled", state="complete", expanded=False)
+        else:
+            status.update(label=failure[0], state="error", expanded=True)
+    stop_slot.empty()
+    bar.empty()
+    if failure is not None:
+        st.error(plain(failure[1][:1].upper() + failure[1][1:]))
+        return
+    st.session_state[PROFILE_KEY] = _Stored(settings, result)
+
+
+def _rows_table(result: ProfileResult) -> None:
+    """Every plan row: time, share, GFLOP/s, bytes moved, FLOPs per byte."""
+    top = max((r.share for r in result.rows), default=0.0)
+    st.dataframe(
+        [
+            {
+                "module": r.name,
+                "role": r.role.replace("_", " "),
+                "time (ms)": r.time_ms,
+                "share": 100 * r.share,
+                "GFLOP/s": r.gflops if r.macs else None,
+                "bytes moved": format_bytes(r.bytes_moved),
+                "FLOP/byte": r.intensity if r.macs else None,
+                "steps (ms)": " · ".join(f"{s} {t:.3f}" for s, t in r.steps),
+            }
+            for r in result.rows
+        ],
+        hide_index=True,
+        width="stretch",
+        height=320,
+        column_config={
+            "time (ms)": st.column_config.NumberColumn(format="%.3f"),
+            "share": st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=max(100 * top, 1e-9)),
+            "GFLOP/s": st.column_config.NumberColumn(format="%.1f"),
+            "FLOP/byte": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+
+
+def _shown(stored: _Stored, current: ProfileSettings) -> None:
+    """The stored profile: how it was measured, the charts, the table and the trace."""
+    result, settings = stored.result, stored.settings
+    if settings != current:
+        st.caption(
+            f":material/history: Profiled with {plain(settings.describe())}; the controls above have changed since. "
+            "Press Profile for the current settings."
+        )
+    else:
+        st.caption(f"Profiled: {plain(settings.describe())}, random weights (times do not depend on them).")
+    cols = st.columns(4)
+    cols[0].metric(
+        "Rows' sum", f"{result.total_ms:.1f} ms", help="each plan row's median time over the profiled passes, added up"
+    )
+    cols[1].metric(
+        "End to end",
+        f"{result.end_to_end_ms:.1f} ms",
+        delta=f"sum / end to end {result.ratio:.2f}",
+        delta_color="off",
+        delta_arrow="off",
+        help=result.end_to_end_source,
+    )
+    cols[2].metric("Compute peak", f"{result.peak_gflops:.0f} GFLOP/s", help=result.peak_source)
+    cols[3].metric("Memory bandwidth", f"{result.bandwidth_gbs:.1f} GB/s", help=result.bandwidth_source)
+    st.caption(
+        f"Peak ({result.precision.value}, {result.threads} thread{'s' if result.threads != 1 else ''}): "
+        f"{plain(result.peak_source)}. Bandwidth: {plain(result.bandwidth_source)}."
+    )
+    data = result.to_dict()
+    st.plotly_chart(roofline_figure(data), width="stretch", config=_PLOTLY, key="profile_roofline")
+    st.caption(
+        "Each point is a plan row with MACs (a convolution, a dense layer, a transition, the classifier). "
+        "Left of the ridge, under the slanted roof, a row is bound by memory traffic; right of it, by arithmetic. "
+        "The further below its roof a point lies, the more time goes to something else (a small layer's fixed costs)."
+    )
+    st.plotly_chart(time_share_figure(data), width="stretch", config=_PLOTLY, key="profile_share")
+    _rows_table(result)
+    if result.trace is not None:
+        st.download_button(
+            "Download the Chrome trace (.json)",
+            data=result.trace,
+            file_name="densviz-profile-trace.json",
+            mime="application/json",
+            on_click="ignore",
+            icon=":material/download:",
+            help="the last profiled pass, one range per plan row; opens in ui.perfetto.dev or chrome://tracing",
+            key="profile_trace",
+        )
+
+
+def profile_panel(net: Network, options: RunOptions | None = None, batch: int | None = None) -> None:
+    """The Profile panel of the Forward pass view.
+
+    Args:
+        net: The current network.
+        options: The view's run options (device, precision, layout, runs);
+            read from the view's controls when not given.
+        batch: Images per pass; from the view's control when not given.
+    """
+    st.markdown("**Where the time goes: a profile per plan row, on this device's roofline**")
+    settings = _settings(net, options, batch)
+    compiled = bool(options.compiled) if options else False
+    st.caption(
+        f"Profiles {plain(settings.describe())}, eager"
+        + (" (a compiled model fuses rows, so it has no per-row times)" if compiled else "")
+        + "; measures this device's compute peak and memory bandwidth at that precision and thread count."
+    )
+    if st.button(
+        "Profile", key="profile_run", icon=":material/query_stats:", help="about a dozen passes of the network"
+    ):
+        _profile(net, settings)
+    stored = st.session_state.get(PROFILE_KEY)
+    if isinstance(stored, _Stored) and (stored.settings.config, stored.settings.hw) == (net.config, net.input.hw):
+        _shown(stored, settings)
+    elif isinstance(stored, _Stored):
+        st.caption("The last profile was of another network or input size, so it is not shown.")
