@@ -1,5 +1,11 @@
 """``densviz run``: build the model and time a real forward pass on this machine's device.
 
+``--compiled`` runs it ``torch.compile``'d (``densviz.run.compiled``: the
+compile reported apart). ``--fastest`` then measures the candidate settings of
+this device side by side (``densviz.run.fastest``: eager fp32, channels-last,
+native bf16, compiled) and names the fastest; ``--json`` gives them under
+``fastest``.
+
 A run refused for its time, or stopped at its time limit, exits 2 with the
 sentence (``densviz.run.limit``). Ctrl-C stops it after the pass in flight
 (a second Ctrl-C at once) and exits 130 with a sentence.
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from densviz.cli.flags import add_config_flags, add_setting_flags, budget, read_settings, state
-from densviz.cli.output import note, say
+from densviz.cli.output import note, say, text_table
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.files import read_input_file
 from densviz.core.plan import ArchitecturePlan
@@ -122,8 +128,10 @@ def _load_input(
         raise ConfigError("file", "", "", message=str(err)[0].upper() + str(err)[1:]) from None
 
 
-def _print_json(result: Any, plan: ArchitecturePlan, training: dict[str, int] | None) -> int:
+def _print_json(result: Any, plan: ArchitecturePlan, training: dict[str, int] | None, fastest: Any = None) -> int:
     data = result.to_dict()
+    if fastest is not None:
+        data["fastest"] = fastest.to_dict()
     if training is not None:
         data["training_step"] = {
             "measured_naive_bytes": training["naive"],
@@ -133,6 +141,40 @@ def _print_json(result: Any, plan: ArchitecturePlan, training: dict[str, int] | 
         }
     print(json.dumps(data, indent=2))
     return 0 if result.shapes_ok else 1
+
+
+def _print_fastest(fastest: Any) -> None:
+    """The candidates side by side, the fastest named, how they were measured."""
+    rows = [
+        (
+            s.candidate.name,
+            f"{s.median_ms:.1f}",
+            f"{s.gflops:.1f}",
+            f"{s.fraction_of_peak:.0%} of {s.peak_gflops:.0f}",
+            f"{s.max_logit_difference:.2e}",
+            f"{s.speedup:.2f}×",
+            f"{s.compile_seconds:.1f} s" + (" (reused)" if s.compile_source.startswith("reused") else "")
+            if s.compile_seconds is not None
+            else "",
+        )
+        for s in fastest.settings
+    ]
+    header = ("setting", "median ms", "GFLOP/s", "of its peak", "max |Δ logit|", "speedup", "compile")
+    print()
+    print(f"fastest settings on this device ({fastest.device_name}, {fastest.device})")
+    print(text_table(header, rows, (False, True, True, True, True, True, True)))
+    best = fastest.fastest
+    print(
+        f"fastest           {best.candidate.name}: {best.speedup:.2f}× eager fp32, "
+        f"{best.fraction_of_peak:.0%} of this device's {best.candidate.precision.value} peak"
+    )
+    print(f"measured          {fastest.method}")
+    print("                  speedup and max |Δ logit| against eager fp32; each peak in the setting's own precision")
+    for precision in dict.fromkeys(s.candidate.precision for s in fastest.settings):
+        source = next(s.peak_source for s in fastest.settings if s.candidate.precision is precision)
+        print(f"{precision.value} peak         {source}")
+    for line in fastest.notes:
+        note(line)
 
 
 def _print_text(result: Any, plan: ArchitecturePlan, training: dict[str, int] | None) -> int:
@@ -240,9 +282,27 @@ def command(args: argparse.Namespace) -> int:
     if result is None:
         return _INTERRUPTED
     training = training_step_peak(cfg, spec, result.device) if args.training_memory else None
+    fastest = None
+    if args.fastest:
+        from densviz.run import RANDOM_WEIGHTS
+        from densviz.run.fastest import FastestOptions, find_fastest
+
+        measure = FastestOptions(
+            device=options.device, runs=options.runs, warmup=max(1, options.warmup), threads=options.threads
+        )
+        fastest = _timed(
+            lambda stop: find_fastest(
+                model, plan, x, measure, progress, random_weights=weights == RANDOM_WEIGHTS, stop=stop
+            )
+        )
+        if fastest is None:
+            return _INTERRUPTED
     if args.json:
-        return _print_json(result, plan, training)
-    return _print_text(result, plan, training)
+        return _print_json(result, plan, training, fastest)
+    code = _print_text(result, plan, training)
+    if fastest is not None:
+        _print_fastest(fastest)
+    return code
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -252,6 +312,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_setting_flags(p, RUN_SETTINGS)
     p.add_argument(
         "--training-memory", action="store_true", help="also measure one training step, naive vs memory-efficient"
+    )
+    p.add_argument(
+        "--fastest",
+        action="store_true",
+        help="then measure this device's candidate settings side by side (eager fp32, channels-last, native bf16, "
+        "compiled) and name the fastest; it compiles, so it takes a minute or more",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=command)
