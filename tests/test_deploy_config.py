@@ -183,6 +183,19 @@ def test_compose_runs_replicas_of_the_repos_image_behind_the_proxy():
     assert proxy_service["image"].startswith("nginx:")
 
 
+def test_compose_lines_without_a_yaml_parser():
+    """The same essentials read as lines, for a machine without PyYAML (it comes with ray here)."""
+    lines = [line.split("#")[0].rstrip() for line in (DEPLOY / "compose.yaml").read_text().splitlines()]
+    services = lines.index("services:")
+    names = [line.strip(" :") for line in lines[services + 1 :] if re.fullmatch(r"  [a-z]+:", line)]
+    assert names == ["app", "proxy"]
+    text = "\n".join(lines)
+    assert re.search(r"^ {6}context: \.\.$", text, re.MULTILINE)
+    assert re.search(r"^ {6}dockerfile: Dockerfile$", text, re.MULTILINE)
+    assert re.search(r"^ {6}- \./nginx\.conf:/etc/nginx/nginx\.conf:ro$", text, re.MULTILINE)
+    assert "\t" not in text, "YAML indents with spaces"
+
+
 # ---- Debian's nginx with this file, in front of two stand-ins ---------------------------
 
 
