@@ -420,3 +420,35 @@ def test_the_classifier_sent_from_the_graph_view_is_said_to_have_no_maps() -> No
     at.run()
     assert any(c.value.startswith("classifier has no feature maps to show") for c in at.caption)
     assert at.selectbox(key="forward_layer").value == "features.denseblock1.denselayer2"  # the explorer's default
+
+
+# --- compiled runs and the profile, with the view's settings -----------------------------------------
+
+
+def test_the_compiled_toggle_reaches_the_run_and_a_compile_that_cannot_run_is_a_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from densviz.run import compiled
+
+    monkeypatch.setattr(compiled, "compile_support", lambda _device: "compiling needs a C++ compiler, none here")
+    at = ran(start({"preset": "tiny", "view": "Forward pass"}))
+    toggle = at.toggle(key="forward_compiled")
+    assert toggle.label == "Compiled" and not toggle.value
+    toggle.set_value(True).run()
+    assert "since then the compiling changed" in at.warning[0].value  # the earlier run was eager
+    ran(at)
+    assert at.status[0].state == "error" and at.status[0].label == "Could not compile"
+    assert [e.value for e in at.error] == ["Compiling needs a C++ compiler, none here."]
+
+
+def test_the_profile_is_its_own_section_with_the_views_settings() -> None:
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    at.number_input(key="forward_batch").set_value(2).run()
+    at.toggle(key="forward_cl").set_value(True).run()
+    at.segmented_control(key="forward_mode").set_value("profile").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.key for b in at.button if b.key in ("forward_run", "profile_run")] == ["profile_run"]
+    said = " ".join(c.value for c in at.caption)
+    assert "cpu · fp32 · channels-last · batch 2 · 5 profiled passes · 1 thread" in said  # the controls above
+    at.segmented_control(key="forward_mode").set_value("run").run()
+    assert at.button(key="forward_run") and not [b for b in at.button if b.key == "profile_run"]

@@ -47,6 +47,7 @@ from densviz.run import (
     save_weights,
     supported_precisions,
 )
+from densviz.run.compiled import CompileError
 from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess
 from densviz.run.timing import RunStoppedError
 from densviz.ui import uploads
@@ -88,15 +89,18 @@ class _RunKey:
     batch: int
     source: str
     weights: str
+    compiled: bool = False
 
     def describe(self, device: str | None = None) -> str:
         """The settings in words (the device as ``device`` says it, else by its id)."""
-        layout = "channels-last" if self.channels_last else "default layout (NCHW)"
+        layout = ("channels-last" if self.channels_last else "default layout (NCHW)") + (
+            " · compiled" if self.compiled else ""
+        )
         return f"{device or self.device} · {self.precision} · {layout} · batch {self.batch} · input: {self.source} · weights: {self.weights}"
 
     def changed(self, other: _RunKey) -> list[str]:
         """The settings that differ from ``other``'s, by name."""
-        words = {"channels_last": "layout", "hw": "input size", "source": "input"}
+        words = {"channels_last": "layout", "hw": "input size", "source": "input", "compiled": "compiling"}
         return [words.get(f.name, f.name) for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 
 
@@ -114,6 +118,7 @@ def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _Run
         batch,
         said,
         weights.label,
+        options.compiled,
     )
 
 
@@ -219,6 +224,8 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
             )
         except RunStoppedError as err:
             failure = ("The run stopped", str(err)[:1].upper() + str(err)[1:])
+        except CompileError as err:
+            failure = ("Could not compile", str(err)[:1].upper() + str(err)[1:])
         except (ConfigError, ImageError, WeightsError) as err:
             failure = ("The run did not start", str(err)[:1].upper() + str(err)[1:])
         except torch.OutOfMemoryError:
@@ -273,7 +280,9 @@ def _controls(net: Network) -> tuple[RunOptions, int, str, WeightsPanel]:
         ),
         help=SETTINGS["dtype"].help,
     )
-    channels_last = control("channels_last", cols[2], key="forward_cl")
+    layout = cols[2].container(gap="small")  # the two toggles that change how the same network runs
+    channels_last = control("channels_last", layout, key="forward_cl")
+    compiled = control("compiled", layout, key="forward_compiled")
     batch = int(control("run_batch", cols[3], key="forward_batch"))
     runs = int(control("runs", cols[4], key="forward_runs"))
     cols = st.columns([1.6, 2])
@@ -292,7 +301,13 @@ def _controls(net: Network) -> tuple[RunOptions, int, str, WeightsPanel]:
     if note := precision_note(torch.device(device), Precision(precision)):
         st.caption(f":material/warning: {precision} is {note}.")
     options = RunOptions(
-        device=device, precision=Precision(precision), channels_last=bool(channels_last), runs=runs, warmup=1, threads=1
+        device=device,
+        precision=Precision(precision),
+        channels_last=bool(channels_last),
+        compiled=bool(compiled),
+        runs=runs,
+        warmup=1,
+        threads=1,
     )
     return options, batch, str(source), panel
 
@@ -331,9 +346,20 @@ def _shown(net: Network, current: _RunKey) -> None:
     )
 
 
+_MODES = {"run": "Run", "profile": "Profile (per layer, roofline)"}
+
+
 def forward_view(net: Network) -> None:
-    """Run the current network for real, with its timings, shapes and feature maps."""
+    """Run the current network for real, with its timings, shapes and feature maps; or profile it, layer by layer."""
     options, batch, source, weights = _controls(net)
+    mode = st.segmented_control(
+        "Show", list(_MODES), key="forward_mode", format_func=_MODES.__getitem__, required=True, default="run"
+    )
+    if mode == "profile":  # the profile's own button, table and roofline, with the settings above
+        from densviz.ui.forward_profile import profile_panel
+
+        profile_panel(net, options, batch)
+        return
     key = _run_key(net, options, batch, source)
     interrupted = _interrupted()
     if st.button(

@@ -16,6 +16,7 @@ from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.units import format_bytes
 from densviz.run import RunResult, capture_feature_maps, feature_grid, training_step_peak
+from densviz.run.probe import format_seconds
 from densviz.ui.forward_links import listing, nearest_listed, open_in_graph
 from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
@@ -70,6 +71,12 @@ def _metrics(result: RunResult) -> None:
         delta_arrow="off",
         help=f"Measured: {result.memory_source}. Estimated: {result.estimate_source}.",
     )
+    if result.compiled:
+        compile_time = format_seconds(result.compile_seconds) if result.compile_seconds is not None else "no time"
+        st.caption(
+            f":material/bolt: Compiled (torch.compile, Inductor): {compile_time} to compile, apart from the timed "
+            f"passes ({plain(result.compile_source)})."
+        )
     st.caption(
         f"Peak: {result.peak_gflops:.1f} GFLOP/s ({result.peak_source}). "
         f"Peak memory: {format_bytes(result.peak_memory_bytes)} measured ({result.memory_source}); "
