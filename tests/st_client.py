@@ -66,7 +66,8 @@ class Run:
 class Session:
     """One browser session's worth of protocol against a running server."""
 
-    def __init__(self, base_url: str, timeout_s: float = 60.0):
+    def __init__(self, base_url: str, timeout_s: float = 60.0, resume: str | None = None):
+        """Connect as a new tab, or (``resume``: a session id) as that tab coming back."""
         self.base = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.http = requests.Session()
@@ -75,13 +76,13 @@ class Session:
         ws_url = "ws" + self.base.removeprefix("http") + "/_stcore/stream"
         self.ws = connect(
             ws_url,
-            subprotocols=["streamlit", self.xsrf],  # type: ignore[list-item]
+            subprotocols=["streamlit", self.xsrf, *([resume] if resume else [])],  # type: ignore[list-item]
             additional_headers={"Cookie": f"_streamlit_xsrf={self.xsrf}"},
             max_size=None,
             open_timeout=timeout_s,
             legacy=True,  # a connection held open across calls, closed by close()
         )
-        self.session_id = ""
+        self.session_id = resume or ""
 
     def _receive(self) -> ForwardMsg:
         msg = ForwardMsg()

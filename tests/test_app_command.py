@@ -20,6 +20,7 @@ import requests
 
 from densviz.cli import main
 from tests.app_server import ROOT, densviz_app, running, serve_script
+from tests.browser.server import free_port
 from tests.st_client import Session
 
 ARTIFACTS = ROOT / "artifacts"
@@ -63,6 +64,32 @@ def test_a_port_in_use_is_a_sentence_and_exit_1(capsys: pytest.CaptureFixture[st
         assert main(["app", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"127.0.0.1 port {port} is in use by another program" in err and "Traceback" not in err
+
+
+def test_a_bad_streamlit_variable_is_a_sentence_and_exit_2() -> None:
+    """STREAMLIT_* variables set Streamlit's settings as under ``streamlit run``; a bad one is named."""
+    env = {**os.environ, "STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "lots"}
+    port = str(free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "densviz", "app", "--port", port], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        "STREAMLIT_SERVER_MAX_UPLOAD_SIZE must be of type integer (it sets Streamlit's server.maxUploadSize); got 'lots'"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_streamlit_variables_reach_the_server(tmp_path: Path) -> None:
+    script = tmp_path / "ttl.py"
+    script.write_text("import streamlit as st\nst.markdown(str(st.get_option('server.disconnectedSessionTTL')))\n")
+    env: dict[str, str | None] = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "7"}
+    with running(serve_script(script), cwd=tmp_path, env=env) as (url, _proc):
+        session = Session(url)
+        texts = session.rerun().texts()
+        session.close()
+    assert texts == ["7"]
 
 
 def test_the_settings_are_those_of_the_config_file() -> None:

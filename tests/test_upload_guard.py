@@ -109,11 +109,16 @@ def test_a_body_that_outgrows_its_limit_without_a_length_is_cut_off(session: Ses
     assert "held: 0" in session.rerun().texts()
 
 
-def test_types_no_uploader_takes_are_refused(session: Session) -> None:
-    (txt,) = session.file_urls(["notes.txt"])
-    assert session.put(txt.upload_url, "notes.txt", b"hello").status_code == 415
-    (json_url,) = session.file_urls(["a.json"])  # asked for as JSON, sent as something else
+def test_a_file_of_another_type_than_its_address_was_asked_for_is_refused(session: Session) -> None:
+    (json_url,) = session.file_urls(["a.json"])  # asked for as JSON (64 KiB), sent as weights (8 MiB)
     assert session.put(json_url.upload_url, "a.bin", b"{}").status_code == 415
+
+
+def test_a_type_no_uploader_registered_keeps_streamlits_limit(session: Session) -> None:
+    (txt,) = session.file_urls(["notes.txt"])
+    assert session.put(txt.upload_url, "notes.txt", b"hello").status_code == 204  # within the session's bound
+    status, body, _sent = session.put_declared(txt.upload_url, "notes.txt", 257 * MIB, send_bytes=MIB)
+    assert status == 413 and "256 MiB" in body  # server.maxUploadSize
 
 
 def test_a_session_holds_at_most_one_file_per_uploader_at_its_limit(session: Session) -> None:

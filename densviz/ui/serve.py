@@ -50,11 +50,43 @@ STREAMLIT_OPTIONS: Final[dict[str, Any]] = {
 
 @asynccontextmanager
 async def _lifespan(_app: Any) -> AsyncIterator[None]:
-    """After the runtime starts, before the first request: the upload guard goes round its manager."""
-    from densviz.ui.uploads import install_upload_guard
+    """After the runtime starts, before the first request: the upload guard and the session reaper."""
+    from densviz.ui.server_hooks import install_runtime_guards
 
-    install_upload_guard()
+    install_runtime_guards()
     yield
+
+
+def _from_environment() -> dict[str, Any]:
+    """Streamlit settings given as ``STREAMLIT_*`` variables, read as ``streamlit run`` reads them.
+
+    ``streamlit run`` takes them through its command line (click); ``st.App``
+    does not, so they are read here, with click's conversions. They override
+    :data:`STREAMLIT_OPTIONS` as they overrode the config file; the address and
+    port come from ``densviz app``'s own flags. Secrets (``server.cookieSecret``)
+    Streamlit reads from the environment itself.
+
+    Raises:
+        ConfigError: for a value the setting cannot take, naming the variable.
+    """
+    import click
+    from streamlit import config
+
+    from densviz.core.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for name, option in config.get_config_options().items():
+        raw = os.environ.get(option.env_var)
+        if raw is None or option.sensitive:
+            continue
+        kind = click.types.convert_type(option.type)
+        try:
+            out[name] = (
+                [kind.convert(v, None, None) for v in raw.split()] if option.multiple else kind.convert(raw, None, None)
+            )
+        except click.BadParameter:
+            raise ConfigError(option.env_var, raw, f"of type {kind.name} (it sets Streamlit's {name})") from None
+    return out
 
 
 def serve(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path = APP_SCRIPT) -> None:
@@ -74,6 +106,7 @@ def serve(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path
 
     from densviz.ui.server_hooks import SecurityHeaders, UploadGate
 
+    options = {**STREAMLIT_OPTIONS, **_from_environment(), "server.address": address, "server.port": port}
     # Streamlit puts the folder of sys.argv[0] first on sys.path: let it be the script's own.
     sys.argv = [str(script)]
     app = st.App(
@@ -83,4 +116,4 @@ def serve(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path
     )
     # Ctrl-C: uvicorn has shut the server down and asyncio passes the interrupt on; it ends here, not in a traceback.
     with contextlib.suppress(KeyboardInterrupt):
-        app.run(config={**STREAMLIT_OPTIONS, "server.address": address, "server.port": port})
+        app.run(config=options)

@@ -1,8 +1,9 @@
-"""What ``densviz app`` adds to Streamlit's web server: security headers and the upload gate.
+"""What ``densviz app`` adds to Streamlit's server: security headers, the upload gate, the runtime's guards.
 
-Both are plain ASGI middleware, handed to Streamlit through ``st.App(middleware=…)``,
-so they see every HTTP request the server answers: the page, its static files,
-``/_stcore/health``, uploads, media and component files.
+The first two are plain ASGI middleware, handed to Streamlit through
+``st.App(middleware=…)``, so they see every HTTP request the server answers:
+the page, its static files, ``/_stcore/health``, uploads, media and component
+files.
 
 * :class:`SecurityHeaders` sets ``Content-Security-Policy``, ``X-Frame-Options``,
   ``X-Content-Type-Options`` and ``Referrer-Policy`` on every response.
@@ -11,6 +12,8 @@ so they see every HTTP request the server answers: the page, its static files,
   the uploaders that take its type or over what the session may still hold,
   and a body that outgrows that while it streams (``Transfer-Encoding:
   chunked`` says no length). The rules are :class:`densviz.ui.uploads.UploadGuard`'s.
+* :func:`install_runtime_guards` puts the upload guard round the runtime's
+  upload manager and ends closed tabs' sessions (:mod:`densviz.ui.sessions`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,22 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from densviz.ui import uploads
+from densviz.ui import sessions, uploads
 
-__all__ = ["SecurityHeaders", "UploadGate", "content_security_policy", "inline_script_hashes"]
+__all__ = ["SecurityHeaders", "UploadGate", "content_security_policy", "inline_script_hashes", "install_runtime_guards"]
+
+
+def install_runtime_guards() -> None:
+    """The guards that live in Streamlit's runtime rather than its web server (once per server; cheap to repeat).
+
+    The upload guard (:mod:`densviz.ui.uploads`) and the end of closed tabs'
+    sessions (:mod:`densviz.ui.sessions`). ``densviz app`` installs them as
+    it starts; the page calls this on every run, which covers
+    ``streamlit run app.py``.
+    """
+    uploads.install_upload_guard()
+    sessions.install_session_reaper()
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,8 +75,7 @@ def inline_script_hashes() -> tuple[str, ...]:
     pages = [
         (Path(streamlit.__file__).parent / "static" / "index.html").read_text(),
         panzoom_page("<svg></svg>"),
-        # The helper's script with its uploaders' keys in an attribute, so that its text is fixed.
-        str(getattr(forward_uploads, "SCRIPT", "")),
+        forward_uploads.SCRIPT,
     ]
     return tuple(dict.fromkeys(_sha256(s) for page in pages for s in _INLINE_SCRIPT.findall(page)))
 

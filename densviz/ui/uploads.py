@@ -13,7 +13,8 @@ The guard here wraps the runtime's one upload manager:
 * each file is held to the limit of the uploaders that take its type: every
   uploader on the page registers its types and its limit with :func:`limit`
   (Streamlit itself refuses a file whose type its uploader does not take, so a
-  file's type says which uploader it can reach);
+  file's type says which uploader it can reach); a file must be of the type
+  its address was asked for;
 * a session holds at most the sum of those limits, in at most a few files;
 * :func:`release` drops a file the page refused (bad JSON, a zip bomb) from
   memory at once, instead of when the session ends.
@@ -106,15 +107,19 @@ def _global_limit() -> int:
     return int(config.get_option("server.maxUploadSize")) * _MIB
 
 
-def _type_limit(name: str) -> int | None:
-    """The most a file of this name may hold, or None when no uploader on the page takes its type."""
+def _type_limit(name: str) -> int:
+    """The most a file of this name may hold: the largest limit of the uploaders that take its type.
+
+    A type no uploader registered is held to Streamlit's own limit: an uploader
+    that does not register keeps Streamlit's behaviour rather than refusing
+    every file (Streamlit refuses such a file to any uploader that does not
+    take its type, and the session's bound still counts it).
+    """
     with _LOCK:
         uploaders = list(_UPLOADERS.values())
-    if not uploaders:  # nothing registered (yet): Streamlit's own limit
-        return _global_limit()
     suffix = PurePosixPath(name).suffix.lower().lstrip(".")
     sizes = [u.max_bytes for u in uploaders if suffix in u.types]
-    return min(max(sizes), _global_limit()) if sizes else None
+    return min(max(sizes), _global_limit()) if sizes else _global_limit()
 
 
 def _session_bounds() -> tuple[int, int]:
@@ -171,13 +176,10 @@ class UploadGuard:
     def _admit(self, session_id: str, rec: UploadedFileRec, add: Any) -> None:
         with self._lock:
             verdict = self._verdict(session_id, rec.file_id, len(rec.data))
-            if verdict.status == 0:
-                declared = self._issued[session_id][rec.file_id]
-                actual = _type_limit(rec.name)
-                if actual is None or PurePosixPath(rec.name).suffix.lower() != PurePosixPath(declared).suffix.lower():
-                    verdict = Verdict(415, f"{rec.name!r} is not the file this upload address was issued for.")
-                elif len(rec.data) > actual:
-                    verdict = Verdict(413, _too_large(rec.name, len(rec.data), actual))
+            issued = self._issued.get(session_id)
+            declared = issued.get(rec.file_id, "") if issued is not None else ""
+            if verdict.status == 0 and PurePosixPath(rec.name).suffix.lower() != PurePosixPath(declared).suffix.lower():
+                verdict = Verdict(415, f"{rec.name!r} is not of the type this upload address was asked for.")
             if verdict.status:
                 raise HTTPException(status_code=verdict.status, detail=verdict.message)
             add(session_id, rec)
@@ -208,10 +210,6 @@ class UploadGuard:
         if name is None:
             return Verdict(403, "This upload address was not issued to this session; reload the page.")
         max_bytes = _type_limit(name)
-        if max_bytes is None:
-            return Verdict(
-                415, f"No uploader on this page takes {PurePosixPath(name).suffix or 'extension-less'} files."
-            )
         if length is not None and length > max_bytes:
             return Verdict(413, _too_large(name, length, max_bytes))
         held = self._held.get(session_id, {})
@@ -235,7 +233,7 @@ class UploadGuard:
 
 
 def _too_large(name: str, size: int, max_bytes: int) -> str:
-    return f"{name!r} is {format_bytes(size)}; this uploader takes at most {format_bytes(max_bytes)}."
+    return f"{name!r} is {format_bytes(size)}; an uploader of its type takes at most {format_bytes(max_bytes)}."
 
 
 def _wrap(manager: MemoryUploadedFileManager, guard: UploadGuard) -> None:
