@@ -134,3 +134,25 @@ def test_a_profile_over_the_time_limit_is_refused_with_a_sentence() -> None:
     assert at.error and at.error[0].value.startswith("This run would take about ")
     assert "over the 120 s limit" in at.error[0].value
     assert not at.get("plotly_chart")
+
+
+def test_the_fastest_settings_are_measured_behind_their_own_button() -> None:
+    import torch
+
+    from densviz.run.fastest import candidates
+
+    at = _app()
+    assert _button(at, "fastest_run").label == "Find the fastest settings"
+    assert not at.dataframe and not at.success
+    _button(at, "fastest_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    names = [n.removesuffix(" ★") for n in table["setting"]]
+    assert names == [c.name for c in candidates(torch.device("cpu"))[0]]
+    starred = [i for i, n in enumerate(table["setting"]) if n.endswith(" ★")]
+    assert starred == [int(table["median (ms)"].idxmin())]  # the fastest is the shortest median, and only it
+    assert (table["of its peak"] <= 100).all() and (table["of its peak"] > 0).all()
+    assert table["speedup"][0] == "1.00×"  # eager fp32 against itself
+    assert at.success[0].value.startswith(f"Fastest here: **{names[starred[0]]}**")
+    said = " ".join(c.value for c in at.caption)
+    assert "taking turns pass by pass" in said and "fp32 peak: " in said

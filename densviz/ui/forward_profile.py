@@ -35,15 +35,19 @@ from densviz.core.settings import SETTINGS
 from densviz.core.units import format_bytes
 from densviz.draw.charts.roofline import roofline_figure, time_share_figure
 from densviz.run import Precision, RunOptions, build_for_run, random_input
+from densviz.run.compiled import CompileError
+from densviz.run.fastest import FastestOptions, FastestResult, find_fastest
 from densviz.run.limit import RunStoppedError
 from densviz.run.profile import ProfileOptions, ProfileResult, profile_forward
 from densviz.ui.session import Network
 from densviz.ui.text import plain
 
-__all__ = ["PROFILE_KEY", "ProfileSettings", "profile_panel"]
+__all__ = ["FASTEST_KEY", "PROFILE_KEY", "ProfileSettings", "profile_panel"]
 
 PROFILE_KEY = "forward_profile"
 """Session key of the latest profile (a ``_Stored``)."""
+FASTEST_KEY = "forward_fastest"
+"""Session key of the latest fastest-settings measurement (a ``_StoredFastest``)."""
 
 _CONTROL_KEYS = {
     "device": "forward_device",
@@ -95,6 +99,12 @@ class _Stored:
     result: ProfileResult
 
 
+@dataclass(frozen=True)
+class _StoredFastest:
+    settings: ProfileSettings
+    result: FastestResult
+
+
 def _settings(net: Network, options: RunOptions | None, batch: int | None) -> ProfileSettings:
     """The profile's settings: those given, else the view's controls, else the table's defaults."""
     state = st.session_state
@@ -125,57 +135,83 @@ def _watcher(stop: threading.Event, bar: Any, what: str) -> Callable[[int, int],
     return on_pass
 
 
-def _profile(net: Network, settings: ProfileSettings) -> None:
-    """Run the profile; keep its result, or say why there is none."""
-    spec = InputSpec(batch=settings.batch, height=settings.hw[0], width=settings.hw[1])
+def _measured(
+    what: str, settings: ProfileSettings, key: str, work: Callable[[Callable[[str], None], threading.Event, Any], Any]
+) -> Any:
+    """Run ``work(say, stop, on_pass)`` with a status box, a Stop button and a progress bar; its result, or ``None``.
+
+    A failure is said in a sentence below the box (nothing is kept).
+    """
     stop = threading.Event()
     left, right = st.columns([1, 6], vertical_alignment="center")
     stop_slot, bar = left.empty(), right.empty()
-    stop_slot.button(
-        "Stop", key="profile_stop", icon=":material/stop:", help="stops the profile after the pass in flight"
-    )
+    stop_slot.button("Stop", key=f"{key}_stop", icon=":material/stop:", help="stops after the pass in flight")
     failure: tuple[str, str] | None = None
-    with st.status("Profiling the network…", expanded=True) as status:
+    result = None
+    with st.status(f"{what}…", expanded=True) as status:
         try:
-            status.write("building the model")
-            model, plan = build_for_run(net.config, spec)
-            options = ProfileOptions(
-                device=settings.device,
-                precision=Precision(settings.precision),
-                channels_last=settings.channels_last,
-                runs=settings.runs,
-                warmup=1,
-                threads=1,
-                trace=True,
-                max_seconds=_LIMIT_S,
-            )
-            result = profile_forward(
-                model,
-                plan,
-                random_input(spec, net.config.in_channels),
-                options,
-                status.write,
-                stop=stop,
-                on_pass=_watcher(stop, bar, "Profiling"),
-            )
+            result = work(status.write, stop, _watcher(stop, bar, what))
         except RunStoppedError as err:
-            failure = ("The profile stopped", str(err))
+            failure = ("Stopped", str(err))
+        except CompileError as err:
+            failure = ("The compile failed", str(err))
         except ConfigError as err:
-            failure = ("The profile did not start", str(err))
+            failure = ("It did not start", str(err))
         except torch.OutOfMemoryError:
             failure = ("Out of memory", f"{settings.device} ran out of memory for batch {settings.batch}; lower it.")
         finally:
-            stop.set()
+            stop.set()  # the script is left (Streamlit's stop or rerun included): no pass may follow
         if failure is None:
-            status.update(label="Profiled", state="complete", expanded=False)
+            status.update(label=f"{what}: done", state="complete", expanded=False)
         else:
             status.update(label=failure[0], state="error", expanded=True)
     stop_slot.empty()
     bar.empty()
     if failure is not None:
         st.error(plain(failure[1][:1].upper() + failure[1][1:]))
-        return
-    st.session_state[PROFILE_KEY] = _Stored(settings, result)
+        return None
+    return result
+
+
+def _profile(net: Network, settings: ProfileSettings) -> None:
+    """Run the profile; keep its result, or say why there is none."""
+    spec = InputSpec(batch=settings.batch, height=settings.hw[0], width=settings.hw[1])
+
+    def work(say: Callable[[str], None], stop: threading.Event, on_pass: Any) -> ProfileResult:
+        say("building the model")
+        model, plan = build_for_run(net.config, spec)
+        options = ProfileOptions(
+            device=settings.device,
+            precision=Precision(settings.precision),
+            channels_last=settings.channels_last,
+            runs=settings.runs,
+            warmup=1,
+            threads=1,
+            trace=True,
+            max_seconds=_LIMIT_S,
+        )
+        x = random_input(spec, net.config.in_channels)
+        return profile_forward(model, plan, x, options, say, stop=stop, on_pass=on_pass)
+
+    result = _measured("Profiling", settings, "profile", work)
+    if result is not None:
+        st.session_state[PROFILE_KEY] = _Stored(settings, result)
+
+
+def _fastest(net: Network, settings: ProfileSettings) -> None:
+    """Measure the candidate settings; keep the result, or say why there is none."""
+    spec = InputSpec(batch=settings.batch, height=settings.hw[0], width=settings.hw[1])
+
+    def work(say: Callable[[str], None], stop: threading.Event, on_pass: Any) -> FastestResult:
+        say("building the model")
+        model, plan = build_for_run(net.config, spec)
+        options = FastestOptions(device=settings.device, runs=settings.runs, warmup=1, threads=1)
+        x = random_input(spec, net.config.in_channels)
+        return find_fastest(model, plan, x, options, say, random_weights=True, stop=stop, on_pass=on_pass)
+
+    result = _measured("Measuring the settings", settings, "fastest", work)
+    if result is not None:
+        st.session_state[FASTEST_KEY] = _StoredFastest(settings, result)
 
 
 def _rows_table(result: ProfileResult) -> None:
@@ -257,6 +293,72 @@ def _shown(stored: _Stored, current: ProfileSettings) -> None:
         )
 
 
+def _fastest_shown(stored: _StoredFastest, current: ProfileSettings) -> None:
+    """The candidates side by side, the fastest named, how they were measured."""
+    result = stored.result
+    best = result.fastest
+    if (stored.settings.device, stored.settings.batch) != (current.device, current.batch):
+        st.caption(
+            f":material/history: Measured on {plain(stored.settings.device)} at batch {stored.settings.batch}; "
+            "the controls above have changed since."
+        )
+    st.success(
+        f"Fastest here: **{best.candidate.name}**, {best.speedup:.2f}× eager fp32, "
+        f"{best.fraction_of_peak:.0%} of this device's {best.candidate.precision.value} peak "
+        f"({best.median_ms:.1f} ms a pass at batch {result.batch}).",
+        icon=":material/speed:",
+    )
+    st.dataframe(
+        [
+            {
+                "setting": s.candidate.name + (" ★" if s is best else ""),
+                "median (ms)": s.median_ms,
+                "GFLOP/s": s.gflops,
+                "of its peak": 100 * s.fraction_of_peak,
+                "max |Δ logit|": f"{s.max_logit_difference:.1e}",
+                "speedup": f"{s.speedup:.2f}×",
+                "compile (s)": s.compile_seconds,
+            }
+            for s in result.settings
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "median (ms)": st.column_config.NumberColumn(format="%.1f"),
+            "GFLOP/s": st.column_config.NumberColumn(format="%.1f"),
+            "of its peak": st.column_config.ProgressColumn(format="%.0f%%", min_value=0.0, max_value=100.0),
+            "compile (s)": st.column_config.NumberColumn(format="%.1f", help="apart from the passes; blank: eager"),
+        },
+    )
+    peaks = {s.candidate.precision.value: s.peak_source for s in result.settings}
+    compiled = [s for s in result.settings if s.compile_seconds is not None]
+    st.caption(
+        f"{plain(result.device_name)} ({result.device}): {plain(result.method)}. Speedups and logit differences are "
+        "against eager fp32 (random weights); each share is of the peak in the setting's own precision. "
+        + " ".join(f"{p} peak: {plain(src)}." for p, src in peaks.items())
+        + "".join(f" Compile of {s.candidate.name}: {plain(s.compile_source)}." for s in compiled)
+        + "".join(f" {plain(n[:1].upper() + n[1:])}." for n in result.notes)
+    )
+
+
+def _fastest_section(net: Network, settings: ProfileSettings) -> None:
+    """The "fastest settings on this device" table, behind its button."""
+    st.markdown("**Fastest settings on this device**")
+    st.caption(
+        f"Measures this design at batch {settings.batch} on {plain(settings.device)}, one thread, in every setting "
+        "worth trying here (eager fp32, channels-last, native bf16, compiled), side by side. It compiles the model: "
+        "the first time, a minute or more for DenseNet-121 on a CPU core; a compiled design is kept for the next time."
+    )
+    if st.button("Find the fastest settings", key="fastest_run", icon=":material/speed:"):
+        _fastest(net, settings)
+    stored = st.session_state.get(FASTEST_KEY)
+    if isinstance(stored, _StoredFastest) and (stored.settings.config, stored.settings.hw) == (
+        net.config,
+        net.input.hw,
+    ):
+        _fastest_shown(stored, settings)
+
+
 def profile_panel(net: Network, options: RunOptions | None = None, batch: int | None = None) -> None:
     """The Profile panel of the Forward pass view.
 
@@ -283,3 +385,4 @@ def profile_panel(net: Network, options: RunOptions | None = None, batch: int | 
         _shown(stored, settings)
     elif isinstance(stored, _Stored):
         st.caption("The last profile was of another network or input size, so it is not shown.")
+    _fastest_section(net, settings)
