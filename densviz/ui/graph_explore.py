@@ -258,7 +258,8 @@ def explorer(net: Network) -> None:
     marks = highlight(net.plan, drawing.graph, node)
     _search(net)
     if note := st.session_state.pop(_NOTE, None):
-        st.caption(f":material/unfold_more: {plain(note)}")
+        back = ' Focus "all blocks" draws the whole network again.' if options.block is not None else ""
+        st.caption(f":material/unfold_more: {plain(note)}{back}")
     left, right = st.columns([3, 1.15], gap="small")
     with left:
         _drawing_area(net, drawing, options, marks)
