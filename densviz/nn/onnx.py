@@ -31,9 +31,10 @@ Python stack traces, which hold this machine's file paths.
 The check: the file is loaded in onnxruntime and run on a batch of
 :data:`CHECK_BATCH` random images next to the PyTorch model; the largest
 absolute difference of the logits is kept with the file, and a difference over
-:data:`TOLERANCE` (times the largest logit where that is above 1: float32 sums
-in another order differ in proportion to their size) refuses the file with
-:class:`OnnxCheckError`. DenseNet-121 gives about 2e-6.
+:data:`TOLERANCE` (1e-4, absolute) refuses the file with :class:`OnnxCheckError`.
+DenseNet-121 gives about 2e-6 with logits up to about 3, DenseNet-264 2.4e-6:
+float32 sums in another order, far inside the limit. The largest logit is
+kept too, to show the difference's scale.
 
 Bounds: the memory guard of every build (:func:`densviz.core.plan.checked_plan`,
 parameters and activations of the check's batch), ONNX's 2 GiB limit for a
@@ -80,7 +81,7 @@ __all__ = [
 ONNX_OPSET = 18
 """The default-domain opset of the file (see the module's docstring for why)."""
 TOLERANCE = 1e-4
-"""The largest absolute logit difference onnxruntime vs PyTorch accepted (scaled by the largest logit above 1)."""
+"""The largest absolute logit difference onnxruntime vs PyTorch accepted."""
 CHECK_BATCH = 2
 """Images in the check's batch: more than one, so the dynamic batch dimension is exercised."""
 MAX_DENSE_LAYERS = 300
@@ -353,7 +354,7 @@ def export_onnx(
         first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
         raise SurroundingsError(f"The ONNX exporter failed on this design ({first}); no file was written.") from None
     diff, largest = check_onnx(data, model, images)
-    tolerance = TOLERANCE * max(1.0, largest)
+    tolerance = TOLERANCE
     if not diff <= tolerance:  # also refuses NaN
         raise OnnxCheckError(
             f"The exported model's logits differ from PyTorch's by up to {diff:.2e} in onnxruntime, over the "
