@@ -36,6 +36,7 @@ from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.export.images import images_unavailable
 from densviz.ui import cached, graph_explore, session
 from densviz.ui.controls import control
+from densviz.ui.export_model import model_downloads
 from densviz.ui.session import GRAPH_KEYS, Key, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
 from densviz.ui.text import plain
@@ -263,6 +264,7 @@ def export_view(net: Network) -> None:
         width="stretch",
         key="dl_config",
     )
+    model_downloads(net)  # ONNX (made on click, checked in onnxruntime) and the TikZ figures
     st.download_button(
         "Everything as one zip",
         data=_file_maker(cfg, spec, ExportFormat.ZIP, options, "densenet.zip", graph=True, charts=tuple(ChartKind)),
