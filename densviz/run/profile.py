@@ -442,6 +442,20 @@ def _with_roofs(
     )
 
 
+def _import_compiler() -> None:
+    """Import Dynamo, then Inductor, once: ``torch.profiler`` imports Inductor when it starts.
+
+    Its start asks ``hasattr(torch, "_inductor")``, which imports the package;
+    Inductor imports Dynamo, and Dynamo parts of Inductor. Imported so from a
+    page's script thread while another thread imported Dynamo, the two imports
+    each waited on the other's half-made module and one failed ("partially
+    initialized module 'torch._inductor.utils'"). Dynamo first, as Dynamo's own
+    import goes, never crosses another thread's import.
+    """
+    import torch._dynamo
+    import torch._inductor  # noqa: F401
+
+
 def profile_forward(
     model: nn.Module,
     plan: ArchitecturePlan,
@@ -477,6 +491,7 @@ def profile_forward(
     """
     started = now()
     say = progress or (lambda _msg: None)
+    _import_compiler()
     device = choose_device(options.device)
     check_precision(device, options.precision)
     before_threads = torch.get_num_threads()

@@ -39,6 +39,10 @@ def _group(row: Mapping[str, Any]) -> str:
     return "head" if row["role"] in ("final_norm", "classifier") else "stem"
 
 
+def _threads(n: Any) -> str:
+    return f"{n} thread{'' if n == 1 else 's'}"
+
+
 def _roof_line(peak: float, bandwidth: float, low: float, high: float) -> tuple[list[float], list[float]]:
     """The roof min(peak, bandwidth · I) from ``low`` to ``high`` FLOP/byte, through its ridge point."""
     ridge = peak / bandwidth
@@ -89,7 +93,7 @@ def roofline_figure(data: Mapping[str, Any]) -> go.Figure:
     layout = frame(
         "Roofline",
         f"each layer's achieved GFLOP/s against its FLOPs per byte moved; roofs measured on this device "
-        f"({data.get('precision', '')}, {data.get('threads', '')} threads)",
+        f"({data.get('precision', '')}, {_threads(data.get('threads'))})",
         height=560,
     )
     layout |= {
