@@ -325,7 +325,6 @@ def test_a_link_with_node_opens_with_its_panel() -> None:
     assert any(b.label == "Feature maps of this layer" for b in at.button)
 
 
-@pytest.mark.xfail(strict=True, reason="page._sync_query must pass node= to state.query_for (asked of the lead)")
 def test_the_selection_stays_in_the_link() -> None:
     at = start_app({"preset": "densenet121", "view": "Graph", "node": D121})
     assert at.query_params["node"] == D121

@@ -250,7 +250,8 @@ def _explain(plan: ArchitecturePlan) -> None:
 
 def _sync_query(cfg: DenseNetConfig, spec: InputSpec, view: str) -> None:
     preset = str(st.session_state.get("preset", CUSTOM))
-    wanted = state.query_for(cfg, spec, preset, view, session.get(Key.PINNED), session.graph_options())
+    node = session.get(Key.NODE) if view == "Graph" else None  # the Graph view's selection: node=
+    wanted = state.query_for(cfg, spec, preset, view, session.get(Key.PINNED), session.graph_options(), node=node)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

@@ -48,11 +48,10 @@ def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
             cfg = PRESETS["densenet121"].config.replace(growth_rate=k, num_init_features=None)
             expect(params).to_have_text(format_count(make_plan(cfg, InputSpec()).totals.params))
 
-        # The graph view: the SVG from dot, with its nodes, inside the pan-and-zoom frame.
+        # The graph view: the SVG from dot, its nodes named by their module paths, in the clickable canvas.
         page.get_by_role("radio", name="Graph", exact=True).click()
-        frame = page.frame_locator("iframe").first
-        expect(frame.locator("svg g.node title", has_text="features.transition1")).to_have_count(1)
-        expect(frame.locator("svg g.node title", has_text="features.conv0")).to_have_count(1)
+        expect(page.locator('.dvz svg g.node[id="features.transition1"]')).to_have_count(1)
+        expect(page.locator('.dvz svg g.node[id="features.conv0"]')).to_have_count(1)
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "graph-view.png"))
 
