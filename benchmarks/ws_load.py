@@ -11,7 +11,7 @@ the Export view's "config.json" and the chart's "SVG" (a deferred download:
 ``BackendOperationRequest`` for its address, then a GET).
 
 For each number of sessions (16, 64 and 128 by default), on a fresh
-``streamlit run app.py`` server:
+``densviz app`` server (what ``make run`` and the Docker image run):
 
 * one session trains (Feature reuse view, Train, again as soon as a run ends)
   and one runs forward passes (Forward pass view, Run, again a second after
@@ -71,7 +71,8 @@ from densviz import PRESETS, InputSpec, make_plan
 from densviz.core.units import format_bytes, format_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' server helper
-from tests.browser.server import rss_bytes, serve
+from tests.app_server import densviz_app, running
+from tests.browser.server import rss_bytes
 
 TARGET_P95_S = 1.0
 K_RANGE = (12, 48)
@@ -367,7 +368,9 @@ async def user(index: int, base: str, tally: Tally, end: float, think: tuple[flo
                     tally.errors.append(f"{who}: config.json: HTTP {err.code}")
                 try:
                     chart = (await client.download(client.find("download_button", "dl_chart_svg"))).decode()
-                    if f"adds k = {k};" not in chart:
+                    if not chart:
+                        tally.errors.append(f"{who}: the chart's SVG came empty (the image was not made)")
+                    elif f"adds k = {k};" not in chart:
                         tally.errors.append(f"{who}: the chart's SVG is not of k = {k}")
                 except urllib.error.HTTPError as err:  # made on request (deferred): see the note printed at the end
                     tally.errors.append(f"{who}: the chart's SVG (a deferred download): HTTP {err.code}")
@@ -604,8 +607,8 @@ def main() -> None:
         """A level (``None``: the idle reference) on a fresh server, or on --url."""
         if args.url:
             return asyncio.run(measure(args.url, args.pid, n))
-        with serve(log_dir / f"server-ws-load-{n or 'idle'}.log") as (url, pid):
-            return asyncio.run(measure(url, pid, n))
+        with running(densviz_app(), log=log_dir / f"server-ws-load-{n or 'idle'}.log") as (url, process):
+            return asyncio.run(measure(url, process.pid, n))
 
     async def measure(url: str, pid: int | None, n: int | None) -> tuple[Tally, Resources]:
         # Cookies and downloads go through threads: one per session, as each browser has its own, so that

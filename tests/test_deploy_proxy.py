@@ -1,6 +1,6 @@
 """Two real app replicas behind the shipped nginx configuration, driven by Chromium through the proxy.
 
-Starts two ``streamlit run app.py`` replicas and Debian's nginx with
+Starts two ``densviz app`` replicas (what the Docker image runs) and Debian's nginx with
 deploy/nginx.conf (filled in by deploy/nginx_conf.py) on loopback ports, then
 opens browser sessions through the proxy, each with its own cookies, until
 both replicas serve someone. Each session moves the growth-rate slider (a
@@ -21,7 +21,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ import pytest
 
 from densviz.core.config import PRESETS
 from densviz.core.units import format_count
+from tests.app_server import densviz_app
 from tests.browser import server as helper
 from tests.nginx_proxy import NGINX, LogLine, proxy
 
@@ -69,7 +69,7 @@ class Replica:
 
 @contextmanager
 def replicas(count: int, start_timeout_s: float = 180.0) -> Iterator[list[Replica]]:
-    """Start ``count`` replicas at once (as tests/browser/server.py does one); stop every one after."""
+    """Start ``count`` replicas at once (as tests/app_server.py does one); stop every one after."""
     ARTIFACTS.mkdir(exist_ok=True)
     started: list[Replica] = []
     logs = []
@@ -79,12 +79,8 @@ def replicas(count: int, start_timeout_s: float = 180.0) -> Iterator[list[Replic
             log = ARTIFACTS / f"server-deploy-proxy-{i}.log"
             out = open(log, "wb")  # noqa: SIM115 (closed below)
             logs.append(out)
-            cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true"]
-            cmd += ["--server.address", "127.0.0.1", "--server.port", str(port)]
-            cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-            process = subprocess.Popen(
-                cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=out, stderr=subprocess.STDOUT
-            )
+            cmd = [arg.replace("{port}", str(port)) for arg in densviz_app()]  # listens on 127.0.0.1
+            process = subprocess.Popen(cmd, cwd=ROOT, env=os.environ, stdout=out, stderr=subprocess.STDOUT)
             started.append(Replica(f"127.0.0.1:{port}", process, log))
         deadline = time.monotonic() + start_timeout_s
         for replica in started:
