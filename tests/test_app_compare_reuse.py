@@ -140,12 +140,15 @@ def test_a_stopped_run_keeps_what_it_learned_and_says_so(monkeypatch: pytest.Mon
         return tj
 
     monkeypatch.setattr(page_reuse, "_start", start_then_stop)
-    at = start({"preset": "densenet40_k12", "view": "Feature reuse"})
+    # tiny's steps take milliseconds: the Stop is seen between two steps however loaded the machine
+    # (a step still running 0.7 s after Stop would be ended there, keeping nothing)
+    at = start({"preset": "tiny", "view": "Feature reuse"})
     at.number_input(key="reuse_epochs").set_value(50).run()
     _train(at)
     result = at.session_state["reuse_result"]["result"]
-    assert result.stopped_by == "user" and len(result.log.epochs) == 1 and result.log.epochs[0].step < 23
-    assert {m.label: m.value for m in at.metric}["Epochs"] == "1 of 50"
+    epochs = len(result.log.epochs)
+    assert result.stopped_by == "user" and 1 <= epochs < 50 and result.log.epochs[-1].step < 50 * 23
+    assert {m.label: m.value for m in at.metric}["Epochs"] == f"{epochs} of 50"
     assert any(c.value == "Training ended early: stopped by you." for c in at.caption)
 
 

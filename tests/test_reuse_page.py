@@ -78,3 +78,18 @@ def test_a_training_job_ends_when_its_session_ends(monkeypatch: pytest.MonkeyPat
     assert failure is not None and failure.kind is FailureKind.STOPPED
     assert failure.sentence == "Stopped: the session that started it ended."
     assert job not in jobs.engine().running()
+
+
+def test_a_run_killed_at_stop_says_why_nothing_was_kept() -> None:
+    from tests.test_jobs import stubborn  # a job that never looks at Stop, as a long step in flight
+
+    job = jobs.engine().submit("test-killed-at-stop", "train", stubborn, 600.0)
+    deadline = time.monotonic() + 120
+    while not job.history() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.stop()
+    assert job.wait(30) and job.result() is None
+    assert page._failure_sentence(job) == (
+        "Training stopped: the step in flight was still running a moment after Stop, so the run was ended there "
+        "and nothing it learned was kept (a smaller network or batch stops after its step and keeps it)."
+    )

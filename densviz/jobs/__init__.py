@@ -15,7 +15,8 @@ and has a time limit. The page holds a :class:`Job` and polls it::
 Where the jobs run is set by environment variables, read once at the first use:
 
 - ``DENSVIZ_RAY_ADDRESS`` unset: the local pool (:mod:`densviz.jobs.local`),
-  worker processes on this machine, started at the first use.
+  worker processes on this machine, started in the background when the
+  engine is made (:func:`engine`: the page calls it when it starts).
   ``local``, ``auto`` or ``ray://host:port``: Ray (:mod:`densviz.jobs.ray_engine`).
 - ``DENSVIZ_JOB_WORKERS``: jobs at once (the local pool's processes; Ray's
   tasks at once); default: the cores but one (at least one) locally, the

@@ -10,6 +10,9 @@ functions, and forks each worker from itself: a worker (and a replacement for
 a killed one) is ready in a fraction of a second instead of the seconds an
 import of torch takes. Each worker leads its own process group, so a kill
 takes any helper process its job started (a training-step probe) with it.
+The workers are started by the engine's manager thread as soon as the pool is
+made: the fork server's start (torch imported) takes seconds, and the caller
+does not wait for it; jobs submitted meanwhile queue.
 
 Why not :class:`concurrent.futures.ProcessPoolExecutor`: it cannot stop a task
 that is running (``Future.cancel`` only cancels one not yet started), killing
@@ -90,7 +93,7 @@ class LocalPool(Engine):
         super().__init__(workers or default_workers(), queue_limit, "local pool")
         self._ctx = _context()
         self._reaping: list[Any] = []
-        self._workers = [self._spawn(i) for i in range(self.workers)]
+        self._workers: list[_Worker] = []  # started by the manager thread: the first start waits for the fork server
         self._start_manager()
 
     def _spawn(self, index: int) -> _Worker:
@@ -152,10 +155,12 @@ class LocalPool(Engine):
             worker.proc.join(5)
 
     def _replace_dead(self) -> None:
-        """A new worker in the place of each dead one."""
+        """The pool's workers started (the first time), and a new one in the place of each dead one."""
         with self._lock:
             if self._closed:
                 return
+            while len(self._workers) < self.workers:
+                self._workers.append(self._spawn(len(self._workers)))
             for worker in list(self._workers):
                 if worker.dead:
                     self._reaping.append(worker.proc)
