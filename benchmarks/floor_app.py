@@ -1,0 +1,33 @@
+"""Reference pages for ``bench_browser.py``: what Streamlit itself costs, with nothing of densviz in them.
+
+Served the way ``densviz app`` serves the page (its settings and hooks), so the
+only difference from the real page is the page's content:
+
+* ``?chart=none``: a title and one headline number (Streamlit's own floor);
+* ``?chart=plotly``: the same and a 121-bar plotly chart (what plotly.js adds);
+* ``?chart=svg``: the same and those 121 bars as an SVG image drawn here
+  (what a chart drawn on the server would cost in the browser).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+BARS = 121  # DenseNet-121's rows: the default view's channel-growth chart draws one bar per row
+
+st.set_page_config(page_title="densviz: reference page", layout="wide")
+st.title("DenseNet feature-map growth")
+st.metric("Parameters", "7.98 M")
+chart = st.query_params.get("chart", "none")
+values = [64 + 32 * (i % 32) for i in range(BARS)]
+if chart == "plotly":
+    import plotly.graph_objects as go
+
+    st.plotly_chart(go.Figure(go.Bar(x=list(range(BARS)), y=values)), width="stretch")
+elif chart == "svg":
+    width, height, top = 1100, 450, max(values)
+    bars = "".join(
+        f'<rect x="{40 + i * 8.6:.1f}" y="{420 - 380 * v / top:.1f}" width="7.6" height="{380 * v / top:.1f}" fill="#4E79A7"/>'
+        for i, v in enumerate(values)
+    )
+    st.image(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}">{bars}</svg>', width="stretch")
