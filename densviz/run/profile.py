@@ -98,7 +98,8 @@ class RowProfile:
         bytes_moved: Bytes read + written (see :func:`densviz.run.bandwidth.row_bytes`).
         time_ms: Median over the profiled passes.
         share: Its time over the rows' total.
-        steps: (step, median ms) of its steps, in order.
+        steps: (step, ms) of its steps, in order, in the pass whose row time is the
+            median (the mean of the two middle passes for an even count): they add up to ``time_ms``.
     """
 
     name: str
@@ -374,17 +375,27 @@ def _interleaved(
     return plain, passes, trace
 
 
+def _middle(values: list[float]) -> list[int]:
+    """The indices of the median: the middle one of an odd count, the two middle ones of an even count."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    n = len(order)
+    return [order[n // 2]] if n % 2 else [order[n // 2 - 1], order[n // 2]]
+
+
 def _rows(plan: ArchitecturePlan, segments: list[Segment], passes: list[list[float]], element: int) -> list[RowProfile]:
-    """Each row's median time and its steps', from the segment times of every pass."""
-    medians = [statistics.median(p[i] for p in passes) for i in range(len(segments))]
-    by_row: dict[str, list[tuple[str, float]]] = {}
-    per_pass: dict[str, list[float]] = {}
-    for i, (row, step, _, _) in enumerate(segments):
-        by_row.setdefault(row, []).append((step, medians[i]))
-        per_pass.setdefault(row, [0.0] * len(passes))
-        for k, p in enumerate(passes):
-            per_pass[row][k] += p[i]
-    times = {row: statistics.median(ts) for row, ts in per_pass.items()}
+    """Each row's median time over the passes, and its steps in the median pass (so that they add up to it)."""
+    by_row: dict[str, list[int]] = {}
+    for i, (row, _, _, _) in enumerate(segments):
+        by_row.setdefault(row, []).append(i)
+    times: dict[str, float] = {}
+    steps: dict[str, tuple[tuple[str, float], ...]] = {}
+    for row, indices in by_row.items():
+        totals = [sum(p[i] for i in indices) for p in passes]
+        middle = _middle(totals)  # the pass (or the two) whose row time is the median
+        times[row] = statistics.median(totals)
+        steps[row] = tuple(
+            (segments[i][1], statistics.fmean(passes[k][i] for k in middle)) for i in indices if segments[i][1]
+        )
     total = sum(times.values())
     batch = plan.input.batch
     return [
@@ -396,7 +407,7 @@ def _rows(plan: ArchitecturePlan, segments: list[Segment], passes: list[list[flo
             row_bytes(plan, r, element),
             times[r.name],
             times[r.name] / total if total else 0.0,
-            tuple((s, t) for s, t in by_row[r.name] if s),
+            steps[r.name],
         )
         for r in plan.layers
     ]
