@@ -70,6 +70,7 @@ __all__ = [
     "engine",
     "engine_from_environment",
     "engine_settings",
+    "start_local_pool",
     "submit",
 ]
 
@@ -147,6 +148,20 @@ def engine() -> Engine:
             _ENGINE = engine_from_environment()
             atexit.register(_ENGINE.shutdown)  # before multiprocessing's own exit waits for its children
         return _ENGINE
+
+
+def start_local_pool() -> None:
+    """Make the engine now where it is the local pool, so that its workers start with the app.
+
+    Nothing waits: the workers start in the background. With ``DENSVIZ_RAY_ADDRESS``
+    set (or a variable wrong) nothing happens here: Ray is joined, and a wrong
+    setting is said, where the first job is submitted.
+    """
+    try:
+        if engine_settings().ray_address is None:
+            engine()
+    except ConfigError:
+        pass
 
 
 def submit(
