@@ -301,12 +301,13 @@ def test_an_exception_in_a_job_comes_back_as_a_sentence(engine: Engine) -> None:
     failure = job.failure()
     assert failure is not None and failure.kind is FailureKind.INTERNAL
     assert failure.sentence == "The job stopped with an unexpected error (KeyError); the server's log has the details."
+    assert failure.error == "KeyError" and "secret" not in failure.sentence
     refused = engine.submit(
         session(), "forward", work.forward, work.ForwardRequest(TINY.config, TINY.input, RunOptions(), source="upload")
     )
     assert refused.wait(WAIT_S)
     failure = refused.failure()
-    assert failure is not None and failure.kind is FailureKind.REFUSED
+    assert failure is not None and failure.kind is FailureKind.REFUSED and failure.error == "ImageError"
     assert failure.sentence == "choose a PNG or JPEG file to upload first."
 
 

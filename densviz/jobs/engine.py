@@ -106,10 +106,17 @@ class FailureKind(StrEnum):
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a job gave no result: a kind and a sentence for the page (never a traceback)."""
+    """Why a job gave no result: a kind and a sentence for the page (never a traceback).
+
+    Attributes:
+        kind: What went wrong, for the page to choose its words.
+        sentence: What to tell the user.
+        error: The exception's class name where the job raised one (``CompileError``), else ''.
+    """
 
     kind: FailureKind
     sentence: str
+    error: str = ""
 
 
 class StopReason(StrEnum):

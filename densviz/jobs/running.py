@@ -38,7 +38,12 @@ def set_worker_threads() -> None:
 
 
 def failure_of(err: BaseException) -> Failure:
-    """An exception as a :class:`Failure`: the guards' own sentences pass through, anything else is logged, not shown."""
+    """An exception as a :class:`Failure` naming its class: the guards' own sentences pass through, others are logged."""
+    failure = _failure_of(err)
+    return Failure(failure.kind, failure.sentence, type(err).__name__)
+
+
+def _failure_of(err: BaseException) -> Failure:
     if isinstance(err, RunStoppedError):
         return Failure(FailureKind.STOPPED, str(err))
     if isinstance(err, ConfigError | ImageError | WeightsError):
