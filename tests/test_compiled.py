@@ -96,23 +96,44 @@ def test_random_weights_reuse_an_earlier_compile_and_the_model_takes_its_weights
     assert torch.equal(eager_logits(model_a, x), eager_logits(model_b, x))
 
 
-def test_the_time_limit_counts_the_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_compile_estimated_over_its_limit_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     clear_compiled()
     monkeypatch.setattr(cc, "GUESS_SECONDS_PER_ROW", 100.0)  # 11 rows: a compile of ~1100 s foreseen
     monkeypatch.setattr(cc, "_RATES", {})  # as in a process that has compiled nothing yet
     model, plan, x = tiny()
+    counted: list[int] = []
     with pytest.raises(ConfigError) as caught:
-        rt.run_forward(model, plan, x, options(compiled=True, max_seconds=120))
-    said = str(caught.value)
-    assert said.startswith("this run would take about ")
-    assert (
-        "(a compile of about 1100 s (no compile measured yet in this process: 100 s assumed per plan row, 11 rows), then 7 passes: the compile's 2 calls, 1 warm-up, 2 timed"
-        in said
+        rt.run_forward(model, plan, x, options(compiled=True), on_pass=lambda n, _t: counted.append(n))
+    assert counted == []
+    assert str(caught.value) == (
+        "compiling this design on cpu would take about 1100 s (no compile measured yet in this process: "
+        "100 s assumed per plan row, 11 rows), over the 600 s limit of a compile; run it without compiling."
     )
-    assert said.endswith(
-        "over the 120 s limit; lower the runs, the batch or the input size, or run it without compiling."
-    )
-    rt.run_forward(model, plan, x, options(max_seconds=120))  # the same run, eager, fits
+    rt.run_forward(model, plan, x, options())  # the same run, eager, runs
+
+
+@pytest.mark.slow  # one more compile
+def test_the_compile_is_left_out_of_the_passes_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import densviz.run.limit as limit
+
+    clock = {"t": 0.0}
+
+    def tick() -> float:
+        clock["t"] += 0.001  # every reading a millisecond on
+        return clock["t"]
+
+    real_compile = cc.CompileSession._compile
+
+    def an_hour_long(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real_compile(self, *args, **kwargs)  # the real compile, which the clock then reads as an hour
+        clock["t"] += 3600.0
+        return out
+
+    monkeypatch.setattr(limit, "_clock", tick)
+    monkeypatch.setattr(cc.CompileSession, "_compile", an_hour_long)
+    model, plan, x = tiny(seed=21)
+    result = rt.run_forward(model, plan, x, options(compiled=True, max_seconds=60), weights="fresh.safetensors")
+    assert result.compiled and not result.compile_source.startswith("reused")  # an hour's compile, 60 s of passes
 
 
 def test_a_cached_compile_is_estimated_at_nothing() -> None:

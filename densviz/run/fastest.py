@@ -21,10 +21,11 @@ best of a GEMM and a channels-last convolution, raised by a faster run, so
 never above 100%); its logits' largest absolute difference is against eager
 fp32's, on the last pass.
 
-The whole measurement keeps a time limit as a run does: refused up front when
-the candidates' passes (each estimated at eager fp32's measured time, the
-slowest candidate as a rule) and the compiles would exceed it; stopped between
-passes at the limit or when asked. A compile cannot be interrupted.
+The measurement keeps a time limit as a run does: refused up front when the
+candidates' passes (each estimated at eager fp32's measured time, the slowest
+candidate as a rule) would exceed it; stopped between passes at the limit or
+when asked. Each compile has its own limit, checked up front from its
+estimate (a compile cannot be interrupted).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.units import format_bytes
 from densviz.run.compiled import (
-    CompileKey,
     CompileSession,
     compile_key,
     compile_session,
@@ -62,7 +62,7 @@ from densviz.run.devices import (
     supported_precisions,
     synchronize,
 )
-from densviz.run.limit import CompileEstimate, Passes, check_measured, now
+from densviz.run.limit import Passes, check_compile, check_measured, now
 from densviz.run.peak import device_peak, observe_rate
 from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
 
@@ -129,7 +129,8 @@ class FastestOptions:
         runs: Timed passes of each candidate (taking turns).
         warmup: Untimed passes of each candidate first.
         threads: CPU threads; ``None`` keeps torch's setting.
-        max_seconds: The time limit of the whole measurement; ``None`` for none.
+        max_seconds: The time limit of the passes; ``None`` for none.
+        max_compile_seconds: The limit of each compile (estimated up front), apart; ``None`` for none.
     """
 
     device: str = "auto"
@@ -137,6 +138,7 @@ class FastestOptions:
     warmup: int = 1
     threads: int | None = None
     max_seconds: float | None = FASTEST_SECONDS
+    max_compile_seconds: float | None = FASTEST_SECONDS
 
     def passes_of(self, settings: int, compiled: int) -> tuple[int, str]:
         """The passes of a measurement of ``settings`` candidates, ``compiled`` of them compiled."""
@@ -302,14 +304,6 @@ def _maybe_session(needed: bool, passes: Passes, say: Callable[[str], None]) -> 
         yield session
 
 
-def _estimate(plan: ArchitecturePlan, keys: dict[Candidate, CompileKey]) -> CompileEstimate | None:
-    """The compiles' estimate, all compiled candidates together."""
-    if not keys:
-        return None
-    estimates = [estimate_compile(plan, key) for key in keys.values()]
-    return CompileEstimate(sum(e.seconds for e in estimates), "; ".join(e.source for e in estimates))
-
-
 def find_fastest(
     model: nn.Module,
     plan: ArchitecturePlan,
@@ -377,7 +371,9 @@ def find_fastest(
                 placed[0].model, placed[0].x, plan.config, device, Precision.FP32, budget=budget, clock=now
             )
             say(f"about {format_seconds(probe.pass_seconds)} a pass of eager fp32 ({probe.describe()})")
-            check_measured(probe, counted, device, now() - started, _estimate(plan, keys))
+            check_measured(probe, counted, device, now() - started)
+        for key in keys.values():
+            check_compile(estimate_compile(plan, key), options.max_compile_seconds, device)
         passes = Passes(counted, started, stop, on_pass)
         with _maybe_session(bool(compiled), passes, say) as session:
             for p in placed:
@@ -385,9 +381,11 @@ def find_fastest(
                     continue
                 assert session is not None
                 passes.check()
+                compiling = now()
                 got = session.get(
                     p.model, plan, p.x, device, p.candidate.precision, True, threads, say, keys[p.candidate]
                 )
+                passes.exclude(now() - compiling)  # each compile has its own limit
                 passes.passed()
                 passes.passed()
                 p.model, p.compile_seconds, p.compile_source = got.module, got.seconds, got.source

@@ -4,12 +4,16 @@ Two checks before the run: :func:`check_at_peak` refuses, before the model is
 placed on the device, a run that would exceed the limit even at twice the
 device's peak (a run may beat the kernels the peak is measured with);
 :func:`check_measured` refuses one whose passes, at the time a probe measured
-(``densviz.run.probe``), would end past it. A compiled run's compile counts
-against the limit too: its estimate (``densviz.run.compiled``, zero when the
-compiled model is cached) is added to the passes'. While it runs,
-:class:`Passes` reads the clock between two passes (a pass, or a compile,
-cannot be interrupted) and stops the run at the limit, or when the caller's
-event is set.
+(``densviz.run.probe``), would end past it. While it runs, :class:`Passes`
+reads the clock between two passes (a pass cannot be interrupted) and stops the
+run at the limit, or when the caller's event is set.
+
+A compiled run's compile has a limit of its own (:func:`check_compile`):
+compiling DenseNet-121 takes a minute on an idle CPU core and ten on a busy
+one, and a compile cannot be interrupted, so a run whose compile is estimated
+(``densviz.run.compiled``: zero when the compiled model is cached) past that
+limit is refused before anything runs; the compile's time is then left out of
+the passes' clock (:meth:`Passes.exclude`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,16 @@ from densviz.run.devices import Precision
 from densviz.run.peak import device_peak
 from densviz.run.probe import Probe, format_seconds
 
-__all__ = ["CompileEstimate", "Passes", "RunStoppedError", "check_at_peak", "check_measured", "now", "pass_count"]
+__all__ = [
+    "CompileEstimate",
+    "Passes",
+    "RunStoppedError",
+    "check_at_peak",
+    "check_compile",
+    "check_measured",
+    "now",
+    "pass_count",
+]
 
 _clock: Callable[[], float] = time.perf_counter
 """The clock every pass is timed and the limit kept by (tests replace it)."""
@@ -114,36 +127,38 @@ def check_at_peak(plan: ArchitecturePlan, batch: int, options: RunOptions, devic
         )
 
 
-def check_measured(
-    probe: Probe,
-    options: RunOptions,
-    device: torch.device,
-    spent: float,
-    compile_time: CompileEstimate | None = None,
-) -> None:
-    """Refuse a run whose passes, at the probe's measured time, and compile would end past its limit."""
+def check_measured(probe: Probe, options: RunOptions, device: torch.device, spent: float) -> None:
+    """Refuse a run whose passes, at the probe's measured time, would end past its limit."""
     if options.max_seconds is None:
         return
     passes, what = pass_count(options)
-    compiling = compile_time.seconds if compile_time is not None else 0.0
-    total = spent + compiling + passes * probe.pass_seconds
+    total = spent + passes * probe.pass_seconds
     if total > options.max_seconds:
-        before = (
-            f"a compile of about {format_seconds(compiling)} ({compile_time.source}), then "
-            if compile_time is not None and compiling > 0
-            else ""
-        )
-        lower = f"{_LOWER}, or run it without compiling" if compiling > 0 else _LOWER
         raise ConfigError(
             "runs",
             options.runs,
             "",
             message=(
-                f"this run would take about {format_seconds(total)} on {device} ({before}{what}, of about "
+                f"this run would take about {format_seconds(total)} on {device} ({what}, of about "
                 f"{format_seconds(probe.pass_seconds)} each: {probe.describe()}), "
-                f"over the {options.max_seconds:g} s limit; {lower}."
+                f"over the {options.max_seconds:g} s limit; {_LOWER}."
             ),
         )
+
+
+def check_compile(estimate: CompileEstimate, limit: float | None, device: torch.device) -> None:
+    """Refuse a compile estimated past ``limit`` seconds (``None``: no limit), before anything runs."""
+    if limit is None or estimate.seconds <= limit:
+        return
+    raise ConfigError(
+        "compiled",
+        True,
+        "",
+        message=(
+            f"compiling this design on {device} would take about {format_seconds(estimate.seconds)} "
+            f"({estimate.source}), over the {limit:g} s limit of a compile; run it without compiling."
+        ),
+    )
 
 
 class Passes:
@@ -174,6 +189,10 @@ class Passes:
                 f": the time limit of {self.limit:g} s was reached, and their timings were discarded; {_LOWER}.",
                 asked=False,
             )
+
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` (a compile, which has its own limit) out of the run's clock."""
+        self.started += seconds
 
     def passed(self) -> None:
         """Count a finished pass and tell the caller."""

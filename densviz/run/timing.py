@@ -22,8 +22,9 @@ A compiled run (``RunOptions.compiled``, ``densviz.run.compiled``) checks the
 shapes on the eager model (a compiled graph runs no module hooks), then
 compiles (or reuses the model compiled by an earlier run in this process),
 and times and measures the compiled model. Its compile is reported apart from
-its passes, and counts against the time limit: the probe times the eager
-model, and the compile's estimate is added.
+its passes, and has a limit of its own (``max_compile_seconds``, checked up
+front from the compile's estimate; see ``densviz.run.limit``); the probe times
+the eager model.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from densviz.run.devices import (
     choose_device,
     synchronize,
 )
-from densviz.run.limit import CompileEstimate, Passes, RunStoppedError, check_at_peak, check_measured, now
+from densviz.run.limit import Passes, RunStoppedError, check_at_peak, check_compile, check_measured, now
 from densviz.run.memory import forward_peak_memory
 from densviz.run.peak import observe_rate
 from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
@@ -88,6 +89,8 @@ class RunOptions:
         warmup: Untimed repetitions first.
         threads: CPU threads; ``None`` leaves torch's setting.
         compiled: ``torch.compile`` with Inductor (see ``densviz.run.compiled``).
+        max_compile_seconds: The limit of a compile (estimated up front; a
+            compile cannot be interrupted), apart from ``max_seconds``; ``None`` for none.
         max_seconds: The run's time limit: a run estimated (from a measured
             probe) to take longer is refused before it starts, and one that
             reaches it stops between two passes; ``None`` for no limit.
@@ -101,6 +104,7 @@ class RunOptions:
     threads: int | None = SETTINGS["threads"].default
     compiled: bool = SETTINGS["compiled"].default
     max_seconds: float | None = 120.0
+    max_compile_seconds: float | None = 600.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", SETTINGS["dtype"].check(Precision(self.precision)))
@@ -361,8 +365,9 @@ def _placed_within_limit(
         budget = min(PROBE_SECONDS, options.max_seconds / 20)  # at most 5% of the limit
         probe = probe_pass(model, x, plan.config, device, options.precision, budget=budget, clock=now)
         say(f"about {format_seconds(probe.pass_seconds)} a pass ({probe.describe()})")
-        compile_time: CompileEstimate | None = estimate_compile(plan, key) if key is not None else None
-        check_measured(probe, options, device, now() - started, compile_time)
+        check_measured(probe, options, device, now() - started)
+    if key is not None:
+        check_compile(estimate_compile(plan, key), options.max_compile_seconds, device)
     return model, x, key
 
 
@@ -456,7 +461,9 @@ def run_forward(
     else:
         with compile_session(passes.check, lambda: say("waiting for another compiled run in this process")) as session:
             passes.check()
+            compiling = now()
             compiled = session.get(model, plan, x, device, options.precision, options.channels_last, threads, say, key)
+            passes.exclude(now() - compiling)  # the compile has its own limit
             say(
                 f"compiled in {format_seconds(compiled.seconds)}"
                 if not compiled.reused
