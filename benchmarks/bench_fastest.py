@@ -6,8 +6,10 @@ channels-last, eager bf16 channels-last and compiled bf16 channels-last
 (``torch.compile`` with Inductor, weights frozen; its compile timed apart),
 bf16 where the CPU has bf16 units. For each: the median time, GFLOP/s from
 the plan's MACs, the share of the device's peak in the same precision (the
-best of a GEMM and a channels-last 3×3 convolution, measured here at one
-thread; raised to a setting's rate if one beats it, so never above 100%),
+best of a GEMM and a channels-last 3×3 convolution at one thread, measured
+before the passes and again after them, the best of both counting: on a
+shared machine a measurement taken while others load it reads low; raised to
+a setting's rate if one beats it, so never above 100%),
 the largest |logit difference| against eager fp32, and the speedup over
 eager fp32. Then the fastest's speedup against its target (2.5×) and its
 share of the peak against its target (65%), and the machine's load before
@@ -26,8 +28,9 @@ import torch
 
 from densviz import PRESETS, InputSpec
 from densviz.run import build_for_run, random_input
+from densviz.run.devices import Precision, cpu_bf16_native
 from densviz.run.fastest import FastestOptions, find_fastest
-from densviz.run.peak import device_peak
+from densviz.run.peak import DevicePeak, clear_peaks, device_peak
 
 SPEEDUP_TARGET, PEAK_TARGET = 2.5, 0.65
 
@@ -45,6 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"before: {_load()}")
     torch.set_num_threads(1)
+    precisions = [Precision.FP32, *([Precision.BF16] if cpu_bf16_native() else [])]
+    before = {p: device_peak("cpu", p, 1) for p in precisions}  # kept in the process: find_fastest uses them
     cfg = PRESETS[args.preset].config
     model, plan = build_for_run(cfg, InputSpec(batch=args.batch, height=224, width=224))
     x = random_input(plan.input, cfg.in_channels)
@@ -57,29 +62,41 @@ def main() -> None:
         progress=lambda msg: print(f"  {msg}", flush=True),
     )
     took = time.perf_counter() - started
+    clear_peaks()  # the kernels again, now that the passes are done
+    after: dict[Precision, DevicePeak] = {}
+    for p in precisions:
+        print(f"  measuring the {p.value} kernels again", flush=True)
+        after[p] = device_peak("cpu", p, 1)
+    best_kernels = {p: max(k.gflops for k in (*before[p].kernels, *after[p].kernels)) for p in precisions}
+    peaks = {
+        p: max(best_kernels[p], *(s.gflops for s in result.settings if s.candidate.precision is p)) for p in precisions
+    }
     print(f"\n{args.preset}, batch {args.batch}, {result.device_name}; {result.method}")
     print(f"{'setting':<30} {'median':>10} {'GFLOP/s':>8} {'of peak':>8} {'max |Δ logit|':>14} {'speedup':>8}")
     for s in result.settings:
         compile_note = f"   (compile {s.compile_seconds:.1f} s, apart)" if s.compile_seconds is not None else ""
         print(
-            f"{s.candidate.name:<30} {s.median_ms:>8.1f}ms {s.gflops:>8.1f} {s.fraction_of_peak:>8.0%} "
+            f"{s.candidate.name:<30} {s.median_ms:>8.1f}ms {s.gflops:>8.1f} {s.gflops / peaks[s.candidate.precision]:>8.0%} "
             f"{s.max_logit_difference:>14.2e} {s.speedup:>7.2f}×{compile_note}"
         )
     print()
-    for precision in dict.fromkeys(s.candidate.precision for s in result.settings):
-        kernels = device_peak("cpu", precision, 1)
-        mine = next(s for s in result.settings if s.candidate.precision is precision)
-        print(f"{precision.value} peak {mine.peak_gflops:.1f} GFLOP/s: {mine.peak_source}")
-        print(f"  (the kernels alone: {kernels.measured})")
+    for p in precisions:
+        raised = peaks[p] > best_kernels[p]
+        print(
+            f"{p.value} peak {peaks[p]:.1f} GFLOP/s: "
+            + ("a setting's own rate, above every kernel measured" if raised else "the best kernel measured")
+        )
+        print(f"  before the passes: {before[p].measured}")
+        print(f"  after the passes:  {after[p].measured}")
     for note in result.notes:
         print(f"note: {note}")
     best = result.fastest
+    fraction = best.gflops / peaks[best.candidate.precision]
     print(
         f"\nfastest: {best.candidate.name}, {best.speedup:.2f}× eager fp32 "
         f"({best.speedup / SPEEDUP_TARGET:.2f}× the {SPEEDUP_TARGET}× target: {'meets' if best.speedup >= SPEEDUP_TARGET else 'MISSES'} it), "
-        f"{best.fraction_of_peak:.0%} of its {best.candidate.precision.value} peak "
-        f"({best.fraction_of_peak / PEAK_TARGET:.2f}× the {PEAK_TARGET:.0%} target: "
-        f"{'meets' if best.fraction_of_peak >= PEAK_TARGET else 'MISSES'} it)"
+        f"{fraction:.0%} of its {best.candidate.precision.value} peak "
+        f"({fraction / PEAK_TARGET:.2f}× the {PEAK_TARGET:.0%} target: {'meets' if fraction >= PEAK_TARGET else 'MISSES'} it)"
     )
     print(f"whole measurement {took:.0f} s; after: {_load()}")
 
