@@ -14,6 +14,13 @@ there. The modules:
   and a channels-last 3×3 convolution, measured once per device, precision
   and thread count), observe_rate (a faster run raises it).
 - ``timing``: RunOptions, ShapeCheck, RunResult, run_forward, build_for_run.
+- ``compiled``: ``torch.compile`` with Inductor for inference, one compiled
+  model per design, weights and settings kept in the process; CompileError.
+- ``fastest``: find_fastest, FastestOptions, FastestResult: the candidate
+  settings of this device measured side by side.
+- ``profile``: profile_forward, ProfileOptions, ProfileResult: time per plan
+  row; ``bandwidth``: the device's memory bandwidth and each row's bytes moved.
+- ``limit``, ``probe``: a run's time limit, from passes measured on the device.
 - ``features``: FeatureMaps, capture_feature_maps, feature_grid.
 - ``weights``: WeightsError, LoadReport, load_weights, save_weights, the
   weights size and archive limits, RANDOM_WEIGHTS, DIGIT_CLASSES.
@@ -40,6 +47,7 @@ from densviz.run.cam import (
     module_label,
     parse_target,
 )
+from densviz.run.compiled import CompileError
 from densviz.run.devices import (
     DeviceInfo,
     Precision,
@@ -49,6 +57,7 @@ from densviz.run.devices import (
     precision_note,
     supported_precisions,
 )
+from densviz.run.fastest import FastestOptions, FastestResult, find_fastest
 from densviz.run.features import FeatureMaps, capture_feature_maps, feature_grid
 from densviz.run.inputs import (
     MAX_IMAGE_ASPECT,
@@ -89,8 +98,11 @@ __all__ = [
     "CamMethod",
     "CamPanel",
     "CamRow",
+    "CompileError",
     "DeviceInfo",
     "DevicePeak",
+    "FastestOptions",
+    "FastestResult",
     "FeatureMaps",
     "ImageError",
     "KernelRate",
@@ -112,6 +124,7 @@ __all__ = [
     "cpu_bf16_native",
     "device_peak",
     "feature_grid",
+    "find_fastest",
     "forward_peak_memory",
     "input_picture",
     "load_image",
