@@ -11,9 +11,12 @@ before the passes and again after them, the best of both counting: on a
 shared machine a measurement taken while others load it reads low; raised to
 a setting's rate if one beats it, so never above 100%),
 the largest |logit difference| against eager fp32, and the speedup over
-eager fp32. Then the fastest's speedup against its target (2.5×) and its
-share of the peak against its target (65%), and the machine's load before
-and after (the machine is shared).
+eager fp32. The share of the peak is given twice: of the median pass, and of
+the best pass (the same kind of figure as the kernels' peak, the best of a
+few calls; on a loaded machine the median reads low against a peak measured
+in a quieter moment). Then the fastest's speedup against its target (2.5×)
+and its shares of the peak against their target (65%), and the machine's
+load before and after (the machine is shared).
 
     .venv/bin/python benchmarks/bench_fastest.py [--runs 5] [--batch 16] [--preset densenet121]
 """
@@ -72,11 +75,17 @@ def main() -> None:
         p: max(best_kernels[p], *(s.gflops for s in result.settings if s.candidate.precision is p)) for p in precisions
     }
     print(f"\n{args.preset}, batch {args.batch}, {result.device_name}; {result.method}")
-    print(f"{'setting':<30} {'median':>10} {'GFLOP/s':>8} {'of peak':>8} {'max |Δ logit|':>14} {'speedup':>8}")
+    print(
+        f"{'setting':<30} {'median':>10} {'GFLOP/s':>8} {'of peak':>8} {'best pass':>10} {'of peak':>8} "
+        f"{'max |Δ logit|':>14} {'speedup':>8}"
+    )
     for s in result.settings:
         compile_note = f"   (compile {s.compile_seconds:.1f} s, apart)" if s.compile_seconds is not None else ""
+        best_ms = min(s.latencies_ms)
+        peak = peaks[s.candidate.precision]
         print(
-            f"{s.candidate.name:<30} {s.median_ms:>8.1f}ms {s.gflops:>8.1f} {s.gflops / peaks[s.candidate.precision]:>8.0%} "
+            f"{s.candidate.name:<30} {s.median_ms:>8.1f}ms {s.gflops:>8.1f} {s.gflops / peak:>8.0%} "
+            f"{best_ms:>8.1f}ms {min(1.0, s.gflops * s.median_ms / best_ms / peak):>8.0%} "
             f"{s.max_logit_difference:>14.2e} {s.speedup:>7.2f}×{compile_note}"
         )
     print()
@@ -91,12 +100,15 @@ def main() -> None:
     for note in result.notes:
         print(f"note: {note}")
     best = result.fastest
-    fraction = best.gflops / peaks[best.candidate.precision]
+    peak = peaks[best.candidate.precision]
+    fraction = best.gflops / peak
+    best_pass = min(1.0, best.gflops * best.median_ms / min(best.latencies_ms) / peak)
     print(
         f"\nfastest: {best.candidate.name}, {best.speedup:.2f}× eager fp32 "
         f"({best.speedup / SPEEDUP_TARGET:.2f}× the {SPEEDUP_TARGET}× target: {'meets' if best.speedup >= SPEEDUP_TARGET else 'MISSES'} it), "
-        f"{fraction:.0%} of its {best.candidate.precision.value} peak "
-        f"({fraction / PEAK_TARGET:.2f}× the {PEAK_TARGET:.0%} target: {'meets' if fraction >= PEAK_TARGET else 'MISSES'} it)"
+        f"{fraction:.0%} of its {best.candidate.precision.value} peak at the median pass, {best_pass:.0%} at its best "
+        f"({fraction / PEAK_TARGET:.2f}× and {best_pass / PEAK_TARGET:.2f}× the {PEAK_TARGET:.0%} target: "
+        f"{'meets' if fraction >= PEAK_TARGET else 'MISSES'} it, {'meets' if best_pass >= PEAK_TARGET else 'MISSES'} it)"
     )
     print(f"whole measurement {took:.0f} s; after: {_load()}")
 
