@@ -3,7 +3,7 @@
     densviz profile --preset densenet121 --batch 8 [--device cpu] [--dtype bf16] [--channels-last]
                     [--runs N] [--json] [--trace FILE]
 
-Each plan row's median time, share, GFLOP/s, bytes moved and arithmetic
+Each plan row's time in the median profiled pass, share, GFLOP/s, bytes moved and arithmetic
 intensity (``densviz.run.profile``), then their sum beside the end-to-end
 latency measured in the same process, and the device's peak and memory
 bandwidth with how each was measured. ``--trace FILE`` writes the last
@@ -69,7 +69,7 @@ def _print_text(result: Any) -> None:
         f"settings      {result.device}, {threads}, {result.precision.value}"
         f"{', channels-last' if result.channels_last else ''}, batch {result.batch}, {result.runs} profiled passes"
     )
-    print(f"rows' sum     {result.total_ms:.2f} ms (medians per row)")
+    print(f"rows' sum     {result.total_ms:.2f} ms (the median profiled pass, row by row)")
     print(f"end to end    {result.end_to_end_ms:.2f} ms: {result.end_to_end_source}")
     print(f"sum / e2e     {result.ratio:.3f}")
     print(f"peak          {result.peak_gflops:.1f} GFLOP/s: {result.peak_source}")

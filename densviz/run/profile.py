@@ -96,10 +96,9 @@ class RowProfile:
         block: Its dense block, or ``None``.
         macs: Multiply-accumulates for the whole batch.
         bytes_moved: Bytes read + written (see :func:`densviz.run.bandwidth.row_bytes`).
-        time_ms: Median over the profiled passes.
+        time_ms: Its time in the median profiled pass (the mean of the two middle ones for an even count).
         share: Its time over the rows' total.
-        steps: (step, ms) of its steps, in order, in the pass whose row time is the
-            median (the mean of the two middle passes for an even count): they add up to ``time_ms``.
+        steps: (step, ms) of its steps, in order, in the same pass: they add up to ``time_ms``.
     """
 
     name: str
@@ -383,19 +382,21 @@ def _middle(values: list[float]) -> list[int]:
 
 
 def _rows(plan: ArchitecturePlan, segments: list[Segment], passes: list[list[float]], element: int) -> list[RowProfile]:
-    """Each row's median time over the passes, and its steps in the median pass (so that they add up to it)."""
-    by_row: dict[str, list[int]] = {}
-    for i, (row, _, _, _) in enumerate(segments):
-        by_row.setdefault(row, []).append(i)
+    """Every row's time and its steps' in the median profiled pass (so that they add up to that pass).
+
+    The median pass is the one whose total is the median (the mean of the two
+    middle ones for an even count). Each row's own median, taken apart, would
+    leave out every spike of a loaded machine, and their sum would read well
+    under the median of whole passes that it is set against.
+    """
+    middle = _middle([sum(p) for p in passes])
+    mean = [statistics.fmean(passes[k][i] for k in middle) for i in range(len(segments))]
     times: dict[str, float] = {}
-    steps: dict[str, tuple[tuple[str, float], ...]] = {}
-    for row, indices in by_row.items():
-        totals = [sum(p[i] for i in indices) for p in passes]
-        middle = _middle(totals)  # the pass (or the two) whose row time is the median
-        times[row] = statistics.median(totals)
-        steps[row] = tuple(
-            (segments[i][1], statistics.fmean(passes[k][i] for k in middle)) for i in indices if segments[i][1]
-        )
+    steps: dict[str, list[tuple[str, float]]] = {}
+    for i, (row, step, _, _) in enumerate(segments):
+        times[row] = times.get(row, 0.0) + mean[i]
+        if step:
+            steps.setdefault(row, []).append((step, mean[i]))
     total = sum(times.values())
     batch = plan.input.batch
     return [
@@ -407,7 +408,7 @@ def _rows(plan: ArchitecturePlan, segments: list[Segment], passes: list[list[flo
             row_bytes(plan, r, element),
             times[r.name],
             times[r.name] / total if total else 0.0,
-            steps[r.name],
+            tuple(steps.get(r.name, ())),
         )
         for r in plan.layers
     ]

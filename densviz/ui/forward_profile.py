@@ -224,9 +224,9 @@ def _rows_table(result: ProfileResult) -> None:
                 "role": r.role.replace("_", " "),
                 "time (ms)": r.time_ms,
                 "share": 100 * r.share,
-                "GFLOP/s": r.gflops if r.macs else None,
+                "GFLOP/s": f"{r.gflops:.1f}" if r.macs else "—",  # no MACs (a norm, a ReLU, a pooling): no rate
                 "bytes moved": format_bytes(r.bytes_moved),
-                "FLOP/byte": r.intensity if r.macs else None,
+                "FLOP/byte": f"{r.intensity:.2f}" if r.macs else "—",
                 "steps (ms)": " · ".join(f"{s} {t:.3f}" for s, t in r.steps),
             }
             for r in result.rows
@@ -237,8 +237,6 @@ def _rows_table(result: ProfileResult) -> None:
         column_config={
             "time (ms)": st.column_config.NumberColumn(format="%.3f"),
             "share": st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=max(100 * top, 1e-9)),
-            "GFLOP/s": st.column_config.NumberColumn(format="%.1f"),
-            "FLOP/byte": st.column_config.NumberColumn(format="%.2f"),
         },
     )
 
@@ -255,7 +253,7 @@ def _shown(stored: _Stored, current: ProfileSettings) -> None:
         st.caption(f"Profiled: {plain(settings.describe())}, random weights (times do not depend on them).")
     cols = st.columns(4)
     cols[0].metric(
-        "Rows' sum", f"{result.total_ms:.1f} ms", help="each plan row's median time over the profiled passes, added up"
+        "Rows' sum", f"{result.total_ms:.1f} ms", help="each plan row's time in the median profiled pass, added up"
     )
     cols[1].metric(
         "End to end",
