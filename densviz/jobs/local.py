@@ -109,6 +109,11 @@ class LocalPool(Engine):
         """Each worker's process id (``None`` for one still starting)."""
         return [w.pid for w in self._workers]
 
+    def pid_of(self, job: Job) -> int | None:
+        """The process id of the worker running ``job``, or ``None``."""
+        worker = self._worker_of(job)
+        return worker.proc.pid if worker is not None else None
+
     def ready_workers(self) -> int:
         """How many workers are up and waiting for a job."""
         return sum(1 for w in self._workers if w.pid is not None and w.job is None and not w.dead)

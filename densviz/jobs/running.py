@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 from typing import Any
 
@@ -20,7 +21,7 @@ from densviz.run.inputs import ImageError
 from densviz.run.limit import RunStoppedError
 from densviz.run.weights import WeightsError
 
-__all__ = ["dumps_outcome", "failure_of", "run_packed", "set_worker_threads"]
+__all__ = ["WORKER_NICENESS", "dumps_outcome", "failure_of", "run_packed", "set_worker_threads"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -30,8 +31,21 @@ _MEMORY = (
 )
 
 
+WORKER_NICENESS = 10
+"""The workers' scheduling priority (Unix niceness): a page's rerun comes before a job's next step."""
+
+
 def set_worker_threads() -> None:
-    """One torch thread per worker: the workers share the machine's cores with each other and the server."""
+    """One torch thread per worker, at a lower priority than the server's.
+
+    The workers share the machine's cores with each other and with the server:
+    one thread each keeps them from crowding one another, and the niceness lets
+    the server's reruns (short, and what the users wait for) take a core from a
+    job whenever they need one; the job runs on in the time they leave.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no niceness on this system
+        if os.getpriority(os.PRIO_PROCESS, 0) < WORKER_NICENESS:  # lower only: raising it is not allowed
+            os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
     torch.set_num_threads(1)
     with contextlib.suppress(RuntimeError):  # settable only before the first parallel work
         torch.set_num_interop_threads(1)
