@@ -5,6 +5,11 @@ rows' sum beside the end-to-end latency measured in the same process, and
 their ratio (target: within 10%).
 
     .venv/bin/python benchmarks/bench_profile.py [--preset densenet121] [--batch 8] [--runs 10] [--device auto]
+                                                 [--threads N]
+
+On a machine that others load, give ``--threads 1``: OpenMP threads that wait
+for each other while the cores run other work make every pass seconds long
+and the passes' times erratic.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's, all cores)")
     args = parser.parse_args()
     cfg = PRESETS[args.preset].config
     model, plan = build_for_run(cfg, InputSpec.square(224 if cfg.stem.value == "imagenet" else 32, batch=args.batch))
     result = profile_forward(
-        model, plan, random_input(plan.input, cfg.in_channels), ProfileOptions(device=args.device, runs=args.runs)
+        model,
+        plan,
+        random_input(plan.input, cfg.in_channels),
+        ProfileOptions(device=args.device, runs=args.runs, threads=args.threads),
     )
     print(
         f"{args.preset} batch {args.batch} on {result.device}, {result.threads} threads, {result.runs} profiled passes"
