@@ -5,6 +5,7 @@ only difference from the real page is the page's content:
 
 * ``?chart=none``: a title and one headline number (Streamlit's own floor);
 * ``?chart=plotly``: the same and a 121-bar plotly chart (what plotly.js adds);
+* ``?chart=vega``: the same bars as Streamlit's built-in Vega-Lite chart;
 * ``?chart=svg``: the same and those 121 bars as an SVG image drawn here
   (what a chart drawn on the server would cost in the browser).
 """
@@ -24,6 +25,18 @@ if chart == "plotly":
     import plotly.graph_objects as go
 
     st.plotly_chart(go.Figure(go.Bar(x=list(range(BARS)), y=values)), width="stretch")
+elif chart == "vega":
+    st.vega_lite_chart(
+        {
+            "data": {"values": [{"layer": i, "channels": v} for i, v in enumerate(values)]},
+            "mark": "bar",
+            "encoding": {
+                "x": {"field": "layer", "type": "ordinal"},
+                "y": {"field": "channels", "type": "quantitative"},
+            },
+        },
+        width="stretch",
+    )
 elif chart == "svg":
     width, height, top = 1100, 450, max(values)
     bars = "".join(
