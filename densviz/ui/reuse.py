@@ -292,6 +292,7 @@ def _sentence(err: Exception) -> str:
 
 def reuse_view(net: Network) -> None:
     """Train the current architecture on the digits, then its Figure 5."""
+    jobs.start_local_pool()  # the workers warm up (in the background) before Train is pressed
     try:
         variant = training_variant(net.config)
     except ConfigError as err:
