@@ -235,10 +235,7 @@ def test_fault_no_dot_binary(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fault_out_of_memory_during_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
     import densviz.ui.forward as forward
 
-    def oom(*_args: object, **_kwargs: object) -> None:
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-
-    monkeypatch.setattr(forward, "run_forward", oom)
+    monkeypatch.setattr(forward, "forward_job", oom_job)  # runs on a worker, which imports it by name
     at = start({"preset": "tiny", "view": "Forward pass"})
     at.button(key="forward_run").click().run()
     assert not at.exception
@@ -286,10 +283,10 @@ def test_fault_a_run_cancelled_midway(monkeypatch: pytest.MonkeyPatch) -> None:
     first = [m.value for m in at.metric][5:]
     assert first  # a finished run is on screen
 
-    def cancelled(*_args: object, progress: object = None, **_kwargs: object) -> None:
-        raise StopException()  # what Streamlit raises in the script when the user stops it
+    def cancelled(*_args: object, **_kwargs: object) -> None:
+        raise StopException()  # what Streamlit raises in the script, while it watches the job, when the user stops it
 
-    monkeypatch.setattr(forward, "run_forward", cancelled)
+    monkeypatch.setattr(forward, "_watch_job", cancelled)
     at.button(key="forward_run").click().run()
     assert not at.exception
     monkeypatch.undo()
@@ -297,3 +294,8 @@ def test_fault_a_run_cancelled_midway(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not at.exception
     assert [m.value for m in at.metric][5:] == first  # the last finished run is still shown
     assert at.session_state["preset"] == "tiny" and at.query_params["view"] == "Forward pass"  # nothing lost
+
+
+def oom_job(_request: object, _ctx: object) -> None:
+    """A forward-pass job that runs out of memory on its worker (module level: the worker imports it by name)."""
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

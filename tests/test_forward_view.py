@@ -103,10 +103,7 @@ def test_an_out_of_memory_run_marks_the_earlier_results(monkeypatch: pytest.Monk
 
     at = ran(start({"preset": "tiny", "view": "Forward pass"}))
 
-    def oom(*_args: object, **_kwargs: object) -> None:
-        raise torch.OutOfMemoryError("CUDA out of memory.")
-
-    monkeypatch.setattr(forward, "run_forward", oom)
+    monkeypatch.setattr(forward, "forward_job", oom_job)  # runs on the worker: imported there by name
     ran(at)
     assert at.status[0].state == "error" and at.status[0].proto.expanded and not at.status[0].error
     assert any("ran out of memory for batch 1" in e.value for e in at.error)
@@ -428,9 +425,7 @@ def test_the_classifier_sent_from_the_graph_view_is_said_to_have_no_maps() -> No
 def test_the_compiled_toggle_reaches_the_run_and_a_compile_that_cannot_run_is_a_sentence(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from densviz.run import compiled
-
-    monkeypatch.setattr(compiled, "compile_support", lambda _device: "compiling needs a C++ compiler, none here")
+    monkeypatch.setattr(forward_module(), "forward_job", no_compiler_job)  # the worker has no compiler
     at = ran(start({"preset": "tiny", "view": "Forward pass"}))
     toggle = at.toggle(key="forward_compiled")
     assert toggle.label == "Compiled" and not toggle.value
@@ -452,3 +447,24 @@ def test_the_profile_is_its_own_section_with_the_views_settings() -> None:
     assert "cpu · fp32 · channels-last · batch 2 · 5 profiled passes · 1 thread" in said  # the controls above
     at.segmented_control(key="forward_mode").set_value("run").run()
     assert at.button(key="forward_run") and not [b for b in at.button if b.key == "profile_run"]
+
+
+def oom_job(_request: object, _ctx: object) -> None:
+    """A forward-pass job that runs out of memory (module level: the worker imports it by name)."""
+    raise torch.OutOfMemoryError("CUDA out of memory.")
+
+
+def forward_module():  # type: ignore[no-untyped-def]
+    import densviz.ui.forward as forward
+
+    return forward
+
+
+def no_compiler_job(request, ctx):  # type: ignore[no-untyped-def]
+    """As a worker without a C++ compiler answers a compiled run (module level: the worker imports it by name)."""
+    from densviz.jobs import work
+    from densviz.run.compiled import CompileError
+
+    if request.options.compiled:
+        raise CompileError("compiling needs a C++ compiler, none here.")
+    return work.forward(request, ctx)

@@ -289,18 +289,18 @@ def test_the_page_says_how_far_an_interrupted_run_got_and_ends_it(monkeypatch: p
     at = start({"preset": "tiny", "view": "Forward pass"})
     at.button(key="forward_run").click().run()
     before = [m.value for m in at.metric][5:]
-    events: list[threading.Event] = []
+    watched: list[Any] = []
 
-    def interrupted(*_args: object, stop: threading.Event, on_pass: Any, **_kwargs: object) -> None:
-        events.append(stop)
-        on_pass(1, 12)
-        on_pass(2, 12)
+    def interrupted(job: Any, _status: object, _bar: object, progress: Any) -> None:
+        watched.append(job)
+        progress.done, progress.total = 2, 12  # as two pass records would have said
         raise StopException()  # what Streamlit raises at the bar's update when Stop is pressed or the session ends
 
-    monkeypatch.setattr(forward, "run_forward", interrupted)
+    monkeypatch.setattr(forward, "_watch_job", interrupted)
     at.button(key="forward_run").click().run()
     assert not at.exception
-    assert events and events[0].is_set()  # the run's event is set once the script is left: no pass may follow
+    assert watched and watched[0].stop_asked_at is not None  # the job is stopped once the script is left
+    assert watched[0].wait(30)
     monkeypatch.undo()
     at.run()
     assert not at.exception
@@ -320,12 +320,7 @@ def test_the_page_says_how_far_an_interrupted_run_got_and_ends_it(monkeypatch: p
 def test_the_page_shows_a_run_stopped_by_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     import densviz.ui.forward as forward
 
-    def stopped(*_args: object, **_kwargs: object) -> None:
-        raise RunStoppedError(
-            3, 12, ": the time limit of 120 s was reached, and their timings were discarded.", asked=False
-        )
-
-    monkeypatch.setattr(forward, "run_forward", stopped)
+    monkeypatch.setattr(forward, "forward_job", stopped_job)  # runs on a worker, which imports it by name
     at = start({"preset": "tiny", "view": "Forward pass"})
     at.button(key="forward_run").click().run()
     assert not at.exception
@@ -344,13 +339,13 @@ def test_a_run_offers_stop_while_it_goes(monkeypatch: pytest.MonkeyPatch) -> Non
     import densviz.ui.forward as forward
 
     offered: list[object] = []
-    real = forward.run_forward
+    real = forward._watch_job
 
     def watching(*args: Any, **kwargs: Any) -> Any:
         offered.append(st.session_state["forward_stop"])  # the Stop button is on the page while the run goes
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(forward, "run_forward", watching)
+    monkeypatch.setattr(forward, "_watch_job", watching)
     at = start({"preset": "tiny", "view": "Forward pass"})
     assert not [b for b in at.button if b.key == "forward_stop"]  # no run, no Stop
     at.button(key="forward_run").click().run()
@@ -374,3 +369,10 @@ def test_the_pass_watcher_stops_a_run_whose_session_is_gone() -> None:
     thread.start()
     thread.join()
     assert stop.is_set() and (progress.done, progress.total) == (1, 12) and not bar_calls
+
+
+def stopped_job(_request: object, _ctx: object) -> None:
+    """A forward-pass job stopped by its limit (module level: the worker imports it by name)."""
+    raise RunStoppedError(
+        3, 12, ": the time limit of 120 s was reached, and their timings were discarded.", asked=False
+    )

@@ -27,8 +27,13 @@ import streamlit as st
 import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from densviz import jobs
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.errors import SurroundingsError
 from densviz.core.settings import SETTINGS
+from densviz.jobs import FailureKind, Job
+from densviz.jobs.work import ForwardProgress, ForwardRequest, ForwardRun, model_of
+from densviz.jobs.work import forward as forward_job
 from densviz.run import (
     MAX_IMAGE_BYTES,
     ImageError,
@@ -37,19 +42,10 @@ from densviz.run import (
     RunResult,
     WeightsError,
     available_devices,
-    build_for_run,
-    load_image,
     precision_note,
-    preprocess,
-    random_input,
-    run_forward,
-    sample_images,
     save_weights,
     supported_precisions,
 )
-from densviz.run.compiled import CompileError
-from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess
-from densviz.run.timing import RunStoppedError
 from densviz.ui import uploads
 from densviz.ui.controls import control
 from densviz.ui.forward_cam import cam_section
@@ -57,9 +53,10 @@ from densviz.ui.forward_results import feature_maps, pending_layer, results, tra
 from densviz.ui.forward_uploads import IMAGE_KEY, follow_refusals
 from densviz.ui.forward_weights import (
     Weights,
+    WeightsKind,
     WeightsPanel,
     chosen_weights,
-    load_into,
+    prepare_imagenet,
     weights_control,
 )
 from densviz.ui.session import Key, Network
@@ -122,27 +119,6 @@ def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _Run
     )
 
 
-def _input(net: Network, spec: InputSpec, source: str, weights: Weights) -> tuple[torch.Tensor, list[int] | None]:
-    """The input batch, and the true labels where they are known (the digits)."""
-    cfg = net.config
-    if source == "digits":
-        from densviz.reuse import digit_batch
-
-        return digit_batch(spec.batch, spec.height, spec.width, cfg.in_channels)
-    if source == "random":
-        return random_input(spec, cfg.in_channels), None
-    if source == "upload":
-        upload = st.session_state.get(IMAGE_KEY)
-        if upload is None:
-            raise ImageError("choose a PNG or JPEG file to upload first.")
-        picture = load_image(upload.getvalue())
-    else:
-        picture = sample_images()[source]
-    if weights.imagenet and spec.hw == (IMAGENET_CROP, IMAGENET_CROP):  # what the published weights were tested on
-        return imagenet_preprocess(picture).expand(spec.batch, -1, -1, -1).contiguous(), None
-    return preprocess(picture, spec, cfg.in_channels), None
-
-
 @dataclass
 class _Progress:
     """How far the latest run got: the settings it ran with, passes done of all, whether it ended in the script."""
@@ -192,67 +168,127 @@ def _interrupted() -> str | None:
     )
 
 
+def _request(
+    net: Network, spec: InputSpec, options: RunOptions, source: str, weights: Weights, say: Callable[[str], None]
+) -> ForwardRequest:
+    """The run as plain data for a worker: the uploads' bytes, after the checks that need the page (ImageNet's file).
+
+    Raises:
+        ImageError, WeightsError, ConfigError: an upload missing, a published file that is not the one.
+    """
+    image = None
+    if source == "upload":
+        upload = st.session_state.get(IMAGE_KEY)
+        if upload is None:
+            raise ImageError("choose a PNG or JPEG file to upload first.")
+        image = upload.getvalue()
+    if weights.kind is WeightsKind.UPLOAD and weights.data is None:
+        raise WeightsError("choose a weights file (.safetensors or torchvision .pth) to upload first.")
+    data, name = weights.data, weights.name
+    if weights.imagenet:
+        data, name = prepare_imagenet(net.config, weights, say)
+    return ForwardRequest(
+        net.config,
+        spec,
+        options,
+        source=source,
+        image=image,
+        weights=data,
+        weights_name=name,
+        weights_label=weights.label,
+        classes=weights.classes,
+        imagenet=weights.imagenet,
+    )
+
+
+def _session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def _watch_job(job: Job, status: Any, bar: Any, progress: _Progress) -> None:
+    """The job's steps and passes until it ends; the bar is updated every 0.2 s, where Streamlit stops the script."""
+    said = 0
+    while True:
+        ended = job.done()
+        for record in job.history(said):
+            said += 1
+            if isinstance(record, ForwardProgress):
+                progress.done, progress.total = record.done, record.total
+                if not record.step.startswith("pass "):
+                    status.write(record.step)
+        if ended:
+            return
+        if (place := job.position()) > 0:
+            ahead = "yours is next" if place == 1 else f"{place - 1} run{'s' if place > 2 else ''} ahead of yours"
+            bar.progress(0.0, text=f"waiting for a free worker: {ahead}…")
+        else:
+            bar.progress(progress.done / max(progress.total, 1), text=f"Pass {progress.done} of {progress.total}")
+        job.wait(0.2)
+
+
+def _job_failure(job: Job, device: str, batch: int) -> tuple[str, str]:
+    """(the status's label, the sentence) of a job that gave no result."""
+    failure = job.failure()
+    if failure is None:
+        return "The run failed", "The run ended without a result; the server's log has the details."
+    sentence = failure.sentence[:1].upper() + failure.sentence[1:]
+    if failure.kind in (FailureKind.STOPPED, FailureKind.TIME_LIMIT):
+        return "The run stopped", sentence
+    if failure.error == "CompileError":
+        return "Could not compile", sentence
+    if failure.kind is FailureKind.REFUSED:
+        return "The run did not start", sentence
+    if failure.kind is FailureKind.MEMORY:
+        return "Out of memory", f"{device} ran out of memory for batch {batch}; lower the batch or run on the CPU."
+    return "The run failed", sentence
+
+
 def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKey) -> None:
-    """Build, load and run; store the result under ``key``, or show why it failed (open, below the steps)."""
+    """Run as a job on a worker; store the result under ``key``, or show why it failed (open, below the steps)."""
     spec = InputSpec(batch=batch, height=net.input.height, width=net.input.width)
     failure: tuple[str, str] | None = None
     progress = _Progress(key)
     st.session_state["forward_progress"] = progress
-    stop = threading.Event()
     left, right = st.columns([1, 6], vertical_alignment="center")
     stop_slot, bar = left.empty(), right.empty()  # Stop and the passes done, while the run goes
     stop_slot.button("Stop", key="forward_stop", icon=":material/stop:", help="stops the run after the pass in flight")
+    job: Job | None = None
     with st.status("Running the network…", expanded=True) as status:
         try:
-            status.write("building the model")
-            model, plan = build_for_run(net.config, spec)
-            weights = chosen_weights(net)
-            classes = load_into(model, net.config, weights, status.write)
-            status.write("preparing the input")
-            x, labels = _input(net, spec, source, weights)
-            watch = pass_watcher(stop, bar, progress)
-            result = run_forward(
-                model,
-                plan,
-                x,
-                options,
-                progress=status.write,
-                weights=key.weights,
-                classes=classes,
-                stop=stop,
-                on_pass=watch,
-            )
-        except RunStoppedError as err:
-            failure = ("The run stopped", str(err)[:1].upper() + str(err)[1:])
-        except CompileError as err:
-            failure = ("Could not compile", str(err)[:1].upper() + str(err)[1:])
-        except (ConfigError, ImageError, WeightsError) as err:
+            request = _request(net, spec, options, source, chosen_weights(net), status.write)
+            limit = (options.max_seconds or 3600.0) + 60.0  # the run keeps its own limit; this one is the backstop
+            if options.compiled:
+                limit += options.max_compile_seconds or 3600.0
+            job = jobs.engine().submit(_session_id(), "forward", forward_job, request, time_limit_s=limit)
+            _watch_job(job, status, bar, progress)
+        except (ConfigError, ImageError, WeightsError, SurroundingsError) as err:  # the page's checks, a full queue
             failure = ("The run did not start", str(err)[:1].upper() + str(err)[1:])
-        except torch.OutOfMemoryError:
-            failure = (
-                "Out of memory",
-                f"{options.device} ran out of memory for batch {batch}; lower the batch or run on the CPU.",
-            )
         finally:
-            stop.set()  # the script is left (Streamlit's stop or rerun included): no pass may follow
+            if job is not None and not job.done():
+                job.stop()  # the script is left (Streamlit's stop or rerun included): the run ends with it
+        run = job.result() if job is not None else None
+        if failure is None and not isinstance(run, ForwardRun):
+            assert job is not None
+            failure = _job_failure(job, options.device, batch)
         progress.ended = True
-        if failure is None:
-            status.update(label=f"Ran on {result.device_name}", state="complete", expanded=False)
+        if isinstance(run, ForwardRun) and failure is None:
+            status.update(label=f"Ran on {run.result.device_name}", state="complete", expanded=False)
         else:
-            status.update(label=failure[0], state="error", expanded=True)
+            status.update(label=failure[0] if failure else "The run failed", state="error", expanded=True)
     stop_slot.empty()
     bar.empty()
-    if failure is not None:
+    if failure is not None or not isinstance(run, ForwardRun):
         st.session_state["forward_failed"] = key  # what is shown below is no longer the latest run with these settings
-        st.error(plain(failure[1]))
+        st.error(plain(failure[1] if failure else "The run failed."))
         return
     st.session_state.pop("forward_failed", None)
     st.session_state["forward"] = {
         "key": key,
-        "result": result,
-        "model": model,
-        "input": x[:1],
-        "labels": labels,
+        "result": run.result,
+        "model": model_of(net.config, run),  # the explorer's and CAM's network, rebuilt here from the run's weights
+        "input": run.input,
+        "labels": run.labels,
         "photo": source in _PHOTOS and net.config.in_channels == 3,  # normalised with ImageNet's mean and std
     }
 

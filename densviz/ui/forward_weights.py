@@ -59,6 +59,7 @@ __all__ = [
     "chosen_weights",
     "imagenet_offer",
     "load_into",
+    "prepare_imagenet",
     "weights_control",
 ]
 
@@ -334,6 +335,27 @@ def _check_published(data: bytes, name: str, preset: str) -> None:
             f"the uploaded {name} is not torchvision's published {published}: its SHA-256 starts {digest[:8]}, the published "
             f"file's {prefix}. Upload that file as downloaded, or choose other weights."
         )
+
+
+def prepare_imagenet(cfg: DenseNetConfig, weights: Weights, say: Callable[[str], None]) -> tuple[bytes, str]:
+    """Before a run on a worker, for ImageNet weights: the published file's bytes and name, checked.
+
+    An uploaded copy is checked against the published hash; otherwise the file
+    is put in this server's cache (downloaded with the page's progress bar when
+    missing) and read from there. The worker gets the bytes, so it needs neither
+    this server's cache nor a network.
+
+    Raises:
+        ConfigError: a design without published weights, or a file that could not be fetched.
+        WeightsError: an uploaded file that is not the published one.
+    """
+    preset = weights.preset or imagenet_preset(cfg)  # no preset: raises the sentence saying why
+    if weights.data is not None:  # the published file, uploaded because this server has no network
+        say(f"checking {weights.name} against the published hash")
+        _check_published(weights.data, weights.name, preset)
+        return weights.data, _published_name(preset)
+    _ensure_cached(cfg, preset, say)
+    return checkpoint_path(IMAGENET_WEIGHTS[preset]).read_bytes(), _published_name(preset)
 
 
 def load_into(

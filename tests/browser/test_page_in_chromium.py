@@ -127,8 +127,10 @@ def test_train_compare_and_classify_in_a_real_browser(server: str) -> None:
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "compare-view.png"), full_page=True)
 
-        # Stop a long run: it ends after the current step and keeps what it learned.
-        page.goto(f"{server}/?preset=densenet40_k12&view=Feature+reuse")
+        # Stop a long run: it ends after the current step and keeps what it learned (tiny's steps take
+        # milliseconds: the Stop is seen between two steps however loaded the machine; a step still running
+        # 0.7 s after Stop is ended there instead, keeping nothing).
+        page.goto(f"{server}/?preset=tiny&view=Feature+reuse")
         epochs = page.get_by_role("spinbutton", name="Epochs")
         epochs.fill("50")
         epochs.press("Enter")
@@ -137,5 +139,5 @@ def test_train_compare_and_classify_in_a_real_browser(server: str) -> None:
         expect(page.get_by_text(re.compile(r"step [1-9]\d*/1150"))).to_be_visible()
         page.get_by_role("button", name="Stop").click()
         expect(page.get_by_text("Training ended early: stopped by you.")).to_be_visible()
-        expect(page.get_by_test_id("stMetric").filter(has_text="Epochs")).to_contain_text("1 of 50")
+        expect(page.get_by_test_id("stMetric").filter(has_text="Epochs")).to_contain_text(re.compile(r"\d+ of 50"))
         browser.close()
