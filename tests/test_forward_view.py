@@ -468,3 +468,15 @@ def no_compiler_job(request, ctx):  # type: ignore[no-untyped-def]
     if request.options.compiled:
         raise CompileError("compiling needs a C++ compiler, none here.")
     return work.forward(request, ctx)
+
+
+def test_a_training_step_is_measured_on_a_worker_and_shown_beside_the_estimate() -> None:
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    at.button(key="forward_train").click().run(timeout=180)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    table = next(df.value for df in at.dataframe if "implementation" in df.value.columns)
+    assert list(table["implementation"]) == ["naive", "memory-efficient"]
+    # Both measured peaks are real amounts (a failed or skipped measurement would show none).
+    assert all(value.endswith(("B", "KiB", "MiB", "GiB")) for value in table["measured"])
+    assert any(c.startswith("Measured: peak above the process's level") for c in captions(at))

@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from densviz import jobs
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.errors import SurroundingsError
 from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.units import format_bytes
-from densviz.run import RunResult, capture_feature_maps, feature_grid, training_step_peak
+from densviz.jobs import Job, work
+from densviz.run import STEP_TIMEOUT_S, RunResult, capture_feature_maps, feature_grid
 from densviz.run.probe import format_seconds
 from densviz.ui.forward_links import listing, nearest_listed, open_in_graph
 from densviz.ui.session import Key, Network
@@ -207,14 +211,26 @@ def training(net: Network) -> None:
         key="forward_train",
         help="runs a forward and backward step twice, each in a fresh process (takes a few seconds)",
     ):
-        with st.spinner("Measuring two training steps…"):
+        with st.spinner("Measuring two training steps on a worker…"):
+            job: Job | None = None
             try:
                 plan = checked_plan(net.config, spec)
-                st.session_state["forward_training"] = TrainingStep(
-                    net.config, spec.hw, training_step_peak(net.config, spec), plan.memory
+                request = work.StepRequest(net.config, spec)
+                job = jobs.engine().submit(
+                    _session_id(), "training_step", work.training_step, request, time_limit_s=2 * STEP_TIMEOUT_S + 60
                 )
-            except ConfigError as err:
+                while not job.wait(0.5):  # Streamlit can stop the script here; the finally stops the job
+                    pass
+                peaks = job.result()
+                if peaks is None:
+                    st.error(plain(job.error() or "The measurement ended without a result."))
+                else:
+                    st.session_state["forward_training"] = TrainingStep(net.config, spec.hw, peaks, plan.memory)
+            except (ConfigError, SurroundingsError) as err:
                 st.error(plain(err))
+            finally:
+                if job is not None and not job.done():
+                    job.stop()
     saved: TrainingStep | None = st.session_state.get("forward_training")
     if saved and (saved.config, saved.hw) == (net.config, spec.hw):
         measured, estimate = saved.measured, saved.estimate
@@ -229,3 +245,8 @@ def training(net: Network) -> None:
         st.caption(
             f"Measured: peak above the process's level before the step; memory-efficient uses {measured['efficient'] / max(measured['naive'], 1):.0%} of naive."
         )
+
+
+def _session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
