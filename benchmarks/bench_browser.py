@@ -65,7 +65,7 @@ REFERENCES = {
     "none": "one number",
     "plotly": "one number + a 121-bar plotly chart",
     "vega": "one number + those bars in Vega-Lite",
-    "svg": "one number + those bars as an SVG image",
+    "svg": "one number + those bars as SVG (image)",
 }
 # Marks in ms since navigation start (performance.now()), recorded by the page itself: the
 # websocket's open and messages (wrapped), the first number and first chart in the DOM.
@@ -256,7 +256,7 @@ def _report(run: dict[str, Any]) -> list[str]:
         _phases("warm cache", warm),
         "reference pages, same server settings (benchmarks/floor_app.py): first number / first chart, p50",
         *(
-            f"  {REFERENCES[kind]:38} cold {_p50s(cold_f)}  warm {_p50s(warm_f)}"
+            f"  {REFERENCES[kind]:40} cold {_p50s(cold_f)}  warm {_p50s(warm_f)}"
             for kind, (cold_f, warm_f) in run["floors"].items()
         ),
     ]
