@@ -153,6 +153,8 @@ def test_the_fastest_settings_are_measured_behind_their_own_button() -> None:
     assert starred == [int(table["median (ms)"].idxmin())]  # the fastest is the shortest median, and only it
     assert (table["of its peak"] <= 100).all() and (table["of its peak"] > 0).all()
     assert table["speedup"][0] == "1.00×"  # eager fp32 against itself
+    for name, compile_s in zip(names, table["compile (s)"], strict=True):
+        assert (compile_s == "—") == name.startswith("eager"), (name, compile_s)
     assert at.success[0].value.startswith(f"Fastest here: **{names[starred[0]]}**")
     said = " ".join(c.value for c in at.caption)
     assert "taking turns pass by pass" in said and "fp32 peak: " in said

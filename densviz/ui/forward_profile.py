@@ -315,7 +315,9 @@ def _fastest_shown(stored: _StoredFastest, current: ProfileSettings) -> None:
                 "of its peak": 100 * s.fraction_of_peak,
                 "max |Δ logit|": f"{s.max_logit_difference:.1e}",
                 "speedup": f"{s.speedup:.2f}×",
-                "compile (s)": s.compile_seconds,
+                "compile (s)": "—"  # eager: nothing compiled
+                if s.compile_seconds is None
+                else f"{s.compile_seconds:.1f}" + (" (kept)" if s.compile_source.startswith("reused") else ""),
             }
             for s in result.settings
         ],
@@ -325,7 +327,9 @@ def _fastest_shown(stored: _StoredFastest, current: ProfileSettings) -> None:
             "median (ms)": st.column_config.NumberColumn(format="%.1f"),
             "GFLOP/s": st.column_config.NumberColumn(format="%.1f"),
             "of its peak": st.column_config.ProgressColumn(format="%.0f%%", min_value=0.0, max_value=100.0),
-            "compile (s)": st.column_config.NumberColumn(format="%.1f", help="apart from the passes; blank: eager"),
+            "compile (s)": st.column_config.TextColumn(
+                help="apart from the passes; (kept): compiled by an earlier run in this process, nothing compiled now"
+            ),
         },
     )
     peaks = {s.candidate.precision.value: s.peak_source for s in result.settings}
