@@ -45,6 +45,7 @@ bench: setup
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_forward.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_fastest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

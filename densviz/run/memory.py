@@ -31,9 +31,9 @@ from torch import Tensor, nn
 
 from densviz.run.devices import Precision, autocast, synchronize
 
-__all__ = ["forward_peak_memory", "peak_memory", "rss_bytes"]
+__all__ = ["PROFILER_LOCK", "forward_peak_memory", "peak_memory", "rss_bytes"]
 
-_PROFILER_LOCK = threading.Lock()
+PROFILER_LOCK = threading.Lock()
 """One profiler at a time in this process (the page serves sessions from threads)."""
 
 
@@ -102,7 +102,7 @@ def _cpu_forward_peak(model: nn.Module, x: Tensor, precision: Precision) -> tupl
     # Kineto reads its log level when the profiler first starts; above 5 it prints no "USDT: profiler_start" lines.
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     device = torch.device("cpu")
-    with _PROFILER_LOCK, torch.inference_mode(), autocast(device, precision):
+    with PROFILER_LOCK, torch.inference_mode(), autocast(device, precision):
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             model(x)
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]

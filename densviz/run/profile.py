@@ -30,6 +30,7 @@ whole.
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import tempfile
 import threading
@@ -46,7 +47,7 @@ from densviz.core.plan import ArchitecturePlan, LayerPlan, Role
 from densviz.run.bandwidth import device_bandwidth, observe_bandwidth, row_bytes
 from densviz.run.devices import Precision, autocast, check_precision, choose_device, synchronize
 from densviz.run.limit import Passes, check_at_peak, check_measured, now
-from densviz.run.memory import _PROFILER_LOCK
+from densviz.run.memory import PROFILER_LOCK
 from densviz.run.peak import observe_rate
 from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
 
@@ -326,7 +327,9 @@ def _profiled_pass(
     cuda = [torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else []
     activities = [torch.profiler.ProfilerActivity.CPU, *cuda]
     passes.check()
-    with _PROFILER_LOCK, torch.profiler.profile(activities=activities) as prof:  # one profiler at a time per process
+    # Kineto reads its log level when a profiler first starts in the process: silence it here as memory.py does.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+    with PROFILER_LOCK, torch.profiler.profile(activities=activities) as prof:  # one profiler at a time per process
         with torch.inference_mode(), autocast(device, precision):
             model(x)
         synchronize(device)

@@ -62,6 +62,7 @@ def app() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow  # two uploads over the limit in Chromium: the slow suite (CI runs it too)
 def test_a_file_the_browser_refuses_replaces_the_earlier_one(app: str, tmp_path: Path) -> None:
     """Issue 12: an image (or weights file) over the uploader's limit is refused, and the earlier file goes too.
 

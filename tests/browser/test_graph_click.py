@@ -91,6 +91,7 @@ def assert_centred(page: Any, name: str) -> None:
     assert abs(x - (v["x"] + v["width"] / 2)) < 40 and abs(y - (v["y"] + v["height"] / 2)) < 40, (name, v, x, y)
 
 
+@pytest.mark.slow  # about a minute of Chromium: the slow suite (CI runs it too)
 def test_click_hover_search_link_and_follow(server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
