@@ -34,7 +34,7 @@ from densviz.draw.graph import Detail
 from densviz.draw.options import GraphOptions
 from densviz.export import ExportFormat, blocks_csv, layers_csv
 from densviz.export.images import images_unavailable
-from densviz.ui import cached, graph_explore, session
+from densviz.ui import cached, graph_explore, session, uploads
 from densviz.ui.controls import control
 from densviz.ui.export_model import model_downloads
 from densviz.ui.session import GRAPH_KEYS, Key, Network
@@ -280,7 +280,9 @@ def export_view(net: Network) -> None:
         type=["json"],
         key="config_upload",
         on_change=load_upload,
-        max_upload_size=MAX_UPLOAD_BYTES >> 20,  # in MB: the limit the uploader states is the one enforced
+        max_upload_size=uploads.limit(
+            "config_upload", ["json"], MAX_UPLOAD_BYTES
+        ),  # stated, and enforced by the server
     )
     if error := session.pop(Key.UPLOAD_ERROR):  # next to the uploader that caused it
         st.error(plain(error), icon=":material/block:")
