@@ -16,6 +16,7 @@ from densviz.core.settings import SETTINGS, Widget
 from densviz.ui import cached, session, state, views
 from densviz.ui.controls import control
 from densviz.ui.memory_trim import start_memory_trim
+from densviz.ui.server_hooks import install_runtime_guards
 from densviz.ui.session import Design, Key, Network, Shown
 from densviz.ui.state import CUSTOM, layers_key
 from densviz.ui.text import plain
@@ -269,6 +270,7 @@ def main() -> None:
     st.set_page_config(page_title="densviz: see DenseNets grow", page_icon=str(_FAVICON), layout="wide")
     st.html(_STYLE)
     start_memory_trim()
+    install_runtime_guards()  # the upload guard and the end of closed tabs' sessions, also under `streamlit run app.py`
     views = list(VIEWS)
     if not session.get(Key.INITIALISED):
         query = {key: st.query_params.get_all(key) for key in st.query_params}
