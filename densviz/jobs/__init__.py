@@ -23,8 +23,10 @@ Where the jobs run is set by environment variables, read once at the first use:
   cluster's CPUs on Ray.
 - ``DENSVIZ_JOB_QUEUE``: jobs that may wait (default 64).
 
-The modules: :mod:`~densviz.jobs.engine` (``Job``, the queue and Stop shared by
-the backends), :mod:`~densviz.jobs.local`, :mod:`~densviz.jobs.ray_engine`,
+The modules: :mod:`~densviz.jobs.job` (``Job``, the handle the page holds, and
+the words for its outcome), :mod:`~densviz.jobs.engine` (the queue, the
+sessions, Stop and time limits shared by the backends),
+:mod:`~densviz.jobs.local`, :mod:`~densviz.jobs.ray_engine`,
 :mod:`~densviz.jobs.context` (what a job function sees), :mod:`~densviz.jobs.work`
 (the job functions), :mod:`~densviz.jobs.worker` and :mod:`~densviz.jobs.running`
 (the worker's side).
@@ -41,17 +43,8 @@ from typing import Any
 
 from densviz.core.errors import ConfigError
 from densviz.jobs.context import InlineContext, JobContext
-from densviz.jobs.engine import (
-    DEFAULT_TIME_LIMIT_S,
-    STOP_GRACE_S,
-    Engine,
-    Failure,
-    FailureKind,
-    Job,
-    JobState,
-    QueueFullError,
-    StopReason,
-)
+from densviz.jobs.engine import DEFAULT_TIME_LIMIT_S, STOP_GRACE_S, Engine, QueueFullError
+from densviz.jobs.job import Failure, FailureKind, Job, JobState, StopReason
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from densviz.jobs.engine import Engine, Event, Job
+from densviz.jobs.engine import Engine
+from densviz.jobs.job import Event, Job
 from densviz.jobs.worker import serve
 
 __all__ = ["LocalPool", "default_workers"]

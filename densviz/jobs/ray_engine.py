@@ -25,7 +25,8 @@ import time
 from typing import Any
 
 from densviz.core.errors import SurroundingsError
-from densviz.jobs.engine import Engine, Event, Job
+from densviz.jobs.engine import Engine
+from densviz.jobs.job import Event, Job
 
 __all__ = ["RayEngine", "run_in_ray"]
 

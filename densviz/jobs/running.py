@@ -16,7 +16,7 @@ import torch
 
 from densviz.core.errors import ConfigError, SurroundingsError
 from densviz.jobs.context import JobContext
-from densviz.jobs.engine import Failure, FailureKind
+from densviz.jobs.job import Failure, FailureKind
 from densviz.run.inputs import ImageError
 from densviz.run.limit import RunStoppedError
 from densviz.run.weights import WeightsError
