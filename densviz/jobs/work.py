@@ -40,7 +40,7 @@ from densviz.reuse import (
     training_json,
 )
 from densviz.reuse import train as train_on_digits
-from densviz.reuse.training import EpochRecord
+from densviz.reuse.training import EpochRecord, TrainSummary
 from densviz.run.inputs import ImageError, load_image, preprocess, random_input, sample_images
 from densviz.run.limit import pass_count
 from densviz.run.pretrained import IMAGENET_CROP, imagenet_preprocess, load_imagenet
@@ -247,18 +247,13 @@ class TrainProgress:
 
 
 @dataclass(frozen=True)
-class TrainedRun:
+class TrainedRun(TrainSummary):
     """A training run's outcome: what the Feature reuse view shows and offers, without the model object.
 
+    The run's summary (:class:`~densviz.reuse.training.TrainSummary`: what was
+    trained, how, its log, accuracy and time), and:
+
     Attributes:
-        variant: What was trained.
-        options: How.
-        log: Every step's loss and every epoch's accuracies.
-        test_accuracy: Held-out accuracy at the end.
-        seconds: Training time, evaluations included.
-        samples_per_s: Training digits per second.
-        stopped_by: ``epochs``, ``time`` or ``user``.
-        device: Where it trained.
         weights: The trained weights, safetensors bytes naming the ten digit classes.
         maps: Figure 5's heat maps, one per block.
         readings: The paper's readings of them.
@@ -266,23 +261,11 @@ class TrainedRun:
         json: ``training.json``.
     """
 
-    variant: TrainVariant
-    options: TrainOptions
-    log: TrainLog
-    test_accuracy: float
-    seconds: float
-    samples_per_s: float
-    stopped_by: str
-    device: str
     weights: bytes
     maps: tuple[ReuseMap, ...]
     readings: tuple[Reading, ...]
     caption: str
     json: str
-
-    def time_to(self, accuracy: float) -> float | None:
-        """Seconds until an epoch's held-out accuracy first reached ``accuracy``, or ``None``."""
-        return next((e.seconds for e in self.log.epochs if e.test_accuracy >= accuracy), None)
 
 
 def train(request: TrainRequest, ctx: JobContext) -> TrainedRun:
@@ -313,14 +296,7 @@ def train(request: TrainRequest, ctx: JobContext) -> TrainedRun:
     result = train_on_digits(request.variant, request.options, log=log, stop=stop, on_step=on_step)
     maps = reuse_maps(result.model)
     return TrainedRun(
-        variant=result.variant,
-        options=result.options,
-        log=result.log,
-        test_accuracy=result.test_accuracy,
-        seconds=result.seconds,
-        samples_per_s=result.samples_per_s,
-        stopped_by=result.stopped_by,
-        device=result.device,
+        **result.summary(),
         weights=save_weights(result.model, classes=DIGIT_CLASSES),
         maps=tuple(maps),
         readings=tuple(readings(maps)),

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -26,7 +26,7 @@ from densviz.reuse.data import digits, training_digits
 from densviz.reuse.variant import TrainVariant, check_training_memory
 from densviz.run import choose_device
 
-__all__ = ["EpochRecord", "TrainLog", "TrainOptions", "TrainResult", "train"]
+__all__ = ["EpochRecord", "TrainLog", "TrainOptions", "TrainResult", "TrainSummary", "train"]
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,15 @@ class TrainLog:
         return min(1.0, max(step / self.total_steps, by_time))
 
 
-@dataclass
-class TrainResult:
-    """A trained network and how it got there.
+@dataclass(frozen=True)
+class TrainSummary:
+    """What a training run did, without the network itself.
+
+    :class:`TrainResult` adds the trained model; the training job's
+    :class:`~densviz.jobs.work.TrainedRun` adds its weights as bytes and Figure 5
+    (a model object does not cross a process boundary).
 
     Attributes:
-        model: The trained model, in eval mode, on the CPU.
         variant: What was trained.
         options: How.
         log: Every step's loss and every epoch's accuracies.
@@ -114,7 +117,6 @@ class TrainResult:
         device: Where it trained.
     """
 
-    model: DenseNet
     variant: TrainVariant
     options: TrainOptions
     log: TrainLog
@@ -123,6 +125,10 @@ class TrainResult:
     samples_per_s: float
     stopped_by: str
     device: str
+
+    def summary(self) -> dict[str, Any]:
+        """The summary's fields by name: what a richer record of the same run is made from (``Record(**s.summary(), ...)``)."""
+        return {f.name: getattr(self, f.name) for f in fields(TrainSummary)}
 
     def time_to(self, accuracy: float) -> float | None:
         """Seconds until an epoch's held-out accuracy first reached ``accuracy``, or ``None``."""
@@ -149,6 +155,17 @@ class TrainResult:
             "time_to_90_percent_s": self.time_to(0.9),
             "epochs": [e.__dict__ for e in self.log.epochs],
         }
+
+
+@dataclass(frozen=True)
+class TrainResult(TrainSummary):
+    """A trained network and how it got there (see :class:`TrainSummary`).
+
+    Attributes:
+        model: The trained model, in eval mode, on the CPU.
+    """
+
+    model: DenseNet
 
 
 def _accuracy(model: nn.Module, x: Tensor, y: Tensor, batch: int = 512) -> float:
