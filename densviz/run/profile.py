@@ -13,7 +13,9 @@ and ``conv2``. The same hooks mark each boundary's time (the clock on a CPU;
 a CUDA event on a GPU, so a row's time is the device's), so the rows' times
 add up to the instrumented pass.
 
-Bytes moved: see :func:`densviz.run.bandwidth.row_bytes`.
+Bytes moved: see :func:`densviz.run.bandwidth.row_bytes`. The rows' arithmetic
+(steps, the median pass, bytes and rates) and the result are
+:mod:`densviz.run.profile_rows`'s, re-exported here; this module measures.
 
 A profile keeps a time limit as a timed run does (``densviz.run.limit``):
 refused up front from the peak and a measured probe when its passes would
@@ -36,24 +38,23 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from densviz.core.plan import ArchitecturePlan, LayerPlan, Role
-from densviz.run.bandwidth import device_bandwidth, observe_bandwidth, row_bytes
+from densviz.core.plan import ArchitecturePlan
+from densviz.run.bandwidth import device_bandwidth, observe_bandwidth
 from densviz.run.devices import Precision, autocast, check_precision, choose_device, synchronize
 from densviz.run.limit import Passes, check_at_peak, check_measured, now
 from densviz.run.memory import PROFILER_LOCK
 from densviz.run.peak import observe_rate
 from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
+from densviz.run.profile_rows import ProfileResult, RowProfile, median_rows, pass_segments, row_steps
 
 __all__ = ["ProfileOptions", "ProfileResult", "RowProfile", "profile_forward", "row_steps"]
-
-Marker = tuple[str, str]  # where a step ends: (module path, ``pre`` or ``post`` hook)
 
 
 @dataclass(frozen=True)
@@ -87,159 +88,12 @@ class ProfileOptions:
         )
 
 
-@dataclass(frozen=True)
-class RowProfile:
-    """One plan row's measured time, rate and traffic.
-
-    Attributes:
-        name: Module path.
-        role: Its role's value (``stem``, ``dense_layer`` …).
-        block: Its dense block, or ``None``.
-        macs: Multiply-accumulates for the whole batch.
-        bytes_moved: Bytes read + written (see :func:`densviz.run.bandwidth.row_bytes`).
-        time_ms: Its time in the median profiled pass (the mean of the two middle ones for an even count).
-        share: Its time over the rows' total.
-        steps: (step, ms) of its steps, in order, in the same pass: they add up to ``time_ms``.
-    """
-
-    name: str
-    role: str
-    block: int | None
-    macs: int
-    bytes_moved: int
-    time_ms: float
-    share: float
-    steps: tuple[tuple[str, float], ...] = ()
-
-    @property
-    def gflops(self) -> float:
-        """Achieved GFLOP/s (2 FLOPs per MAC)."""
-        return 2 * self.macs / (self.time_ms / 1e3) / 1e9 if self.time_ms > 0 else 0.0
-
-    @property
-    def intensity(self) -> float:
-        """Arithmetic intensity, FLOPs per byte moved."""
-        return 2 * self.macs / self.bytes_moved if self.bytes_moved else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "block": self.block,
-            "time_ms": self.time_ms,
-            "share": self.share,
-            "gflops": self.gflops,
-            "macs": self.macs,
-            "bytes_moved": self.bytes_moved,
-            "intensity": self.intensity,
-            "steps": [{"step": s, "time_ms": t} for s, t in self.steps],
-        }
-
-
-@dataclass(frozen=True)
-class ProfileResult:
-    """A profiled run: every row, the end-to-end latency beside their sum, and the roofline's two roofs."""
-
-    device: str
-    precision: Precision
-    channels_last: bool
-    batch: int
-    threads: int
-    runs: int
-    rows: tuple[RowProfile, ...]
-    end_to_end_ms: float
-    end_to_end_source: str
-    peak_gflops: float
-    peak_source: str
-    bandwidth_gbs: float
-    bandwidth_source: str
-    trace: bytes | None = field(default=None, repr=False)
-
-    @property
-    def total_ms(self) -> float:
-        """The rows' times added up."""
-        return sum(r.time_ms for r in self.rows)
-
-    @property
-    def ratio(self) -> float:
-        """The rows' total over the end-to-end latency."""
-        return self.total_ms / self.end_to_end_ms if self.end_to_end_ms else 0.0
-
-    def roof(self, intensity: float) -> float:
-        """The attainable GFLOP/s at ``intensity``: min(peak, bandwidth · intensity)."""
-        return min(self.peak_gflops, self.bandwidth_gbs * intensity)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (what ``densviz profile --json`` prints)."""
-        return {
-            "device": self.device,
-            "precision": self.precision.value,
-            "channels_last": self.channels_last,
-            "batch": self.batch,
-            "threads": self.threads,
-            "runs": self.runs,
-            "rows": [r.to_dict() for r in self.rows],
-            "total_ms": self.total_ms,
-            "end_to_end_ms": self.end_to_end_ms,
-            "end_to_end_source": self.end_to_end_source,
-            "ratio": self.ratio,
-            "peak_gflops": self.peak_gflops,
-            "peak_source": self.peak_source,
-            "bandwidth_gbs": self.bandwidth_gbs,
-            "bandwidth_source": self.bandwidth_source,
-        }
-
-
-def row_steps(plan: ArchitecturePlan, row: LayerPlan) -> list[tuple[str, Marker]]:
-    """A row's steps in order, each with the hook that ends it; the last ends at the row's own module."""
-    n = row.name
-    if row.role is Role.DENSE_LAYER:
-        steps = [("concat", (f"{n}.norm1", "pre")), ("norm1+relu1", (f"{n}.relu1", "post"))]
-        if plan.config.bn_size > 0:
-            steps += [
-                ("conv1", (f"{n}.conv1", "post")),
-                ("norm2+relu2", (f"{n}.relu2", "post")),
-                ("conv2", (n, "post")),
-            ]
-        else:
-            steps.append(("conv1", (n, "post")))
-        return steps
-    if row.role is Role.TRANSITION:
-        return [
-            ("concat", (f"{n}.norm", "pre")),
-            ("norm+relu", (f"{n}.relu", "post")),
-            ("conv", (f"{n}.conv", "post")),
-            ("pool", (n, "post")),
-        ]
-    if row.role is Role.FINAL_NORM:
-        return [("concat", (n, "pre")), ("norm", (n, "post"))]
-    if row.role is Role.CLASSIFIER:
-        return [("relu+pool", (n, "pre")), ("linear", (n, "post"))]
-    return [(row.kind.value, (n, "post"))]
-
-
-Segment = tuple[str, str, bool, bool]  # (row, step or "" for a row of one step, first of its row, last of its row)
-
-
-def _segments(plan: ArchitecturePlan) -> tuple[list[Segment], dict[Marker, int]]:
-    """Every step of a pass in order, and which segment each hook ends."""
-    segments: list[Segment] = []
-    ends: dict[Marker, int] = {}
-    for row in plan.layers:
-        steps = row_steps(plan, row)
-        for j, (step, marker) in enumerate(steps):
-            ends[marker] = len(segments)
-            segments.append((row.name, step if len(steps) > 1 else "", j == 0, j == len(steps) - 1))
-    return segments, ends
-
-
 class _Marks:
     """Forward hooks that mark every step's end, and open and close the profiler's ranges there."""
 
     def __init__(self, model: nn.Module, plan: ArchitecturePlan, device: torch.device) -> None:
         self.device = device
-        self.segments, ends = _segments(plan)
+        self.segments, ends = pass_segments(plan)
         modules = dict(model.named_modules())
         missing = [m for m, _ in ends if m not in modules]
         if missing:
@@ -377,46 +231,6 @@ def _interleaved(
     return plain, passes, trace
 
 
-def _middle(values: list[float]) -> list[int]:
-    """The indices of the median: the middle one of an odd count, the two middle ones of an even count."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    n = len(order)
-    return [order[n // 2]] if n % 2 else [order[n // 2 - 1], order[n // 2]]
-
-
-def _rows(plan: ArchitecturePlan, segments: list[Segment], passes: list[list[float]], element: int) -> list[RowProfile]:
-    """Every row's time and its steps' in the median profiled pass (so that they add up to that pass).
-
-    The median pass is the one whose total is the median (the mean of the two
-    middle ones for an even count). Each row's own median, taken apart, would
-    leave out every spike of a loaded machine, and their sum would read well
-    under the median of whole passes that it is set against.
-    """
-    middle = _middle([sum(p) for p in passes])
-    mean = [statistics.fmean(passes[k][i] for k in middle) for i in range(len(segments))]
-    times: dict[str, float] = {}
-    steps: dict[str, list[tuple[str, float]]] = {}
-    for i, (row, step, _, _) in enumerate(segments):
-        times[row] = times.get(row, 0.0) + mean[i]
-        if step:
-            steps.setdefault(row, []).append((step, mean[i]))
-    total = sum(times.values())
-    batch = plan.input.batch
-    return [
-        RowProfile(
-            r.name,
-            r.role.value,
-            r.block,
-            r.macs * batch,
-            row_bytes(plan, r, element),
-            times[r.name],
-            times[r.name] / total if total else 0.0,
-            tuple(steps.get(r.name, ())),
-        )
-        for r in plan.layers
-    ]
-
-
 def _with_roofs(
     rows: list[RowProfile],
     plan: ArchitecturePlan,
@@ -535,7 +349,7 @@ def profile_forward(
         say(f"timing {options.runs} profiled passes, each between two plain ones")
         plain, passes, trace = _interleaved(model, plan, x, device, options, counted)
         element = 4 if options.precision is Precision.FP32 else 2
-        rows = _rows(plan, _segments(plan)[0], passes, element)
+        rows = median_rows(plan, pass_segments(plan)[0], passes, element)
         say("measuring this device's peak and memory bandwidth (once per precision and thread count)")
         return _with_roofs(rows, plan, device, options, threads, plain, trace)
     finally:
