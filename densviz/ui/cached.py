@@ -1,18 +1,26 @@
 """Cached computations for the page, every cache bounded.
 
-Plans, figures, DOT and SVG go through ``st.cache_data`` (each caller gets its
-own copy, so nothing shared is mutated). The check against PyTorch runs in a
-background thread (:class:`VerifyService`, one per process through
-``st.cache_resource``), so that a slider move never waits for torch.
+Plans, figures and drawings are kept once per process and shared by every
+session (:func:`shared`, ``st.cache_resource``): they are frozen dataclasses
+and plotly figures that no caller changes (``st.plotly_chart`` copies a figure
+before it sends it). ``st.cache_data`` would hand each caller its own copy by
+unpickling, and a plotly figure unpickles through its validators: 8–10 ms a
+chart and a quarter of a second for the Design space view's, on every rerun,
+which was the largest share of the server's CPU under many sessions
+(``benchmarks/ws_load.py``). Files made for downloads keep ``st.cache_data``.
+The check against PyTorch runs in a background thread
+(:class:`VerifyService`, one per process through ``st.cache_resource``), so
+that a slider move never waits for torch.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
-import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from typing import TypeVar
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -25,35 +33,47 @@ from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import Drawing, GraphFormat, draw
 from densviz.export import ExportFormat, export
+from densviz.nn.check import VerifyOutcome, check_plan, start_check_worker
 
 BUDGET_BYTES = DEFAULT_BUDGET_BYTES
 
+_T = TypeVar("_T")
 
-@st.cache_data(max_entries=256, show_spinner=False)
+
+def shared(max_entries: int) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Cache a function's results once per process, shared by every session; callers must not change them.
+
+    Args:
+        max_entries: How many results to keep (the oldest go first).
+    """
+    return st.cache_resource(max_entries=max_entries, show_spinner=False)
+
+
+@shared(max_entries=256)
 def plan_for(cfg: DenseNetConfig, spec: InputSpec) -> ArchitecturePlan:
     """The plan, after the resource guard (raises ``ConfigError`` over budget)."""
     return checked_plan(cfg, spec, BUDGET_BYTES)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@shared(max_entries=128)
 def chart_for(cfg: DenseNetConfig, spec: InputSpec, kind: ChartKind) -> go.Figure:
     """One chart of a plan."""
     return make_chart(plan_for(cfg, spec), kind)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@shared(max_entries=64)
 def adjacency_for(cfg: DenseNetConfig, spec: InputSpec, block: int | None) -> go.Figure:
     """The adjacency heat map, whole network or one block."""
     return adjacency_figure(plan_for(cfg, spec), block)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@shared(max_entries=64)
 def volume_for(cfg: DenseNetConfig, spec: InputSpec, log_scale: bool) -> go.Figure:
     """The 3-D volume view."""
     return volume_3d_figure(plan_for(cfg, spec), log_scale=log_scale)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@shared(max_entries=64)
 def _drawing(cfg: DenseNetConfig, spec: InputSpec, options: GraphOptions) -> Drawing:
     return draw(plan_for(cfg, spec), options, GraphFormat.SVG, timeout=8.0)
 
@@ -123,58 +143,51 @@ def torchinfo_text(cfg: DenseNetConfig, spec: InputSpec) -> str:
     return str(torchinfo_summary(cfg, InputSpec(batch=1, height=spec.height, width=spec.width)))
 
 
-@dataclass(frozen=True)
-class VerifyOutcome:
-    """A finished check of the plan against PyTorch.
-
-    Attributes:
-        ok: Every check agreed.
-        checks: How many numbers were compared.
-        mismatches: The first few disagreements, in words.
-        elapsed_s: How long building and running the model took.
-        error: A sentence if the check could not run.
-    """
-
-    ok: bool
-    checks: int
-    mismatches: tuple[str, ...]
-    elapsed_s: float
-    error: str | None = None
-
-
-def _verify(cfg: DenseNetConfig, hw: tuple[int, int]) -> VerifyOutcome:
-    import torch
-
-    from densviz.nn.verify import verify
-
-    torch.set_num_threads(1)  # a shared server: one core per request
-
-    start = time.perf_counter()
-    try:
-        report = verify(cfg, InputSpec(batch=1, height=hw[0], width=hw[1]))
-    except Exception as err:  # the page must go on; the badge says what happened
-        return VerifyOutcome(
-            False, 0, (), time.perf_counter() - start, f"the check could not run: {type(err).__name__}: {err}"
-        )
-    words = tuple(f"{c.name} {c.quantity.value}: plan {c.planned}, PyTorch {c.measured}" for c in report.mismatches[:5])
-    return VerifyOutcome(report.ok, len(report.checks), words, time.perf_counter() - start)
+def _process_pool() -> Executor:
+    """One worker process for the checks (``forkserver``, ``spawn`` where there is none), niced, one thread."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=start_check_worker)
 
 
 class VerifyService:
-    """Checks plans against PyTorch in one background thread.
+    """Checks plans against PyTorch on one worker process (by default), one check at a time.
 
     Thread-safe: sessions share it, and share results. When a session asks for
     a new check, its own earlier requests that have not started are cancelled
     (a slider being dragged asks for many); other sessions' requests are left
-    alone. At most ``max_entries`` results are kept.
+    alone. At most ``max_entries`` results are kept. A worker that dies (killed
+    for memory, say) is replaced on the next request; the checks it held end
+    with a sentence (:func:`outcome_of`).
+
+    Args:
+        max_entries: How many checks to remember.
+        check: The check to run (a function a worker process can import).
+        pool: Makes the executor the checks run on; a process by default, so
+            that building models never holds the server's interpreter lock.
     """
 
-    def __init__(self, max_entries: int = 128):
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densviz-verify")
+    def __init__(
+        self,
+        max_entries: int = 128,
+        check: Callable[[DenseNetConfig, tuple[int, int]], VerifyOutcome] = check_plan,
+        pool: Callable[[], Executor] = _process_pool,
+    ):
+        self._make_pool = pool
+        self._pool = pool()
+        self._check = check
         self._lock = threading.Lock()
         self._jobs: OrderedDict[tuple[DenseNetConfig, tuple[int, int]], Future[VerifyOutcome]] = OrderedDict()
         self._pending: dict[str, Future[VerifyOutcome]] = {}  # each session's latest request
         self._max = max_entries
+
+    def _submit(self, cfg: DenseNetConfig, hw: tuple[int, int]) -> Future[VerifyOutcome]:
+        try:
+            return self._pool.submit(self._check, cfg, hw)
+        except BrokenExecutor:  # the worker died: a new one, and the dead one's checks are asked for anew
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._make_pool()
+            return self._pool.submit(self._check, cfg, hw)
 
     def request(self, cfg: DenseNetConfig, spec: InputSpec, owner: str = "") -> Future[VerifyOutcome]:
         """The check of this config at this input size, started if new.
@@ -188,8 +201,8 @@ class VerifyService:
         key = (cfg, spec.hw)  # the batch changes no shape that matters
         with self._lock:
             job = self._jobs.get(key)
-            if job is None or job.cancelled():
-                job = self._pool.submit(_verify, cfg, spec.hw)
+            if job is None or job.cancelled() or (job.done() and job.exception() is not None):
+                job = self._submit(cfg, spec.hw)
                 self._jobs[key] = job
                 while len(self._jobs) > self._max:
                     self._jobs.popitem(last=False)
@@ -207,17 +220,20 @@ class VerifyService:
                 self._pending.pop(next(iter(self._pending)))
             return job
 
+    def close(self) -> None:
+        """Stop the worker (checks not started are dropped)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def outcome_of(job: Future[VerifyOutcome]) -> VerifyOutcome:
+    """A finished check's outcome; a worker that died on it gives an outcome whose ``error`` says so."""
+    try:
+        return job.result(timeout=0)
+    except BrokenExecutor:
+        return VerifyOutcome(False, 0, (), 0.0, "the check could not run: its worker process ended (out of memory?)")
+
 
 @st.cache_resource(max_entries=1, show_spinner=False)
 def verify_service() -> VerifyService:
-    """The process's one verify service.
-
-    torch is imported here, in the script thread, once per process: imported
-    for the first time inside the worker while the script imports plotly, the
-    two threads would each see numpy half-initialised.
-    """
-    import torch  # noqa: F401
-
-    import densviz.nn.verify  # noqa: F401
-
+    """The process's one verify service (its worker process starts with it)."""
     return VerifyService()

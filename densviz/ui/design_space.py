@@ -21,6 +21,7 @@ from densviz.core.units import format_count, format_macs
 from densviz.draw.charts.design_space import COLOR_BY, design_space_figure, design_text
 from densviz.draw.charts.paper import imagenet_params_figure, paper_macs_figure, paper_params_figure
 from densviz.ui import state
+from densviz.ui.cached import shared
 from densviz.ui.session import Network
 from densviz.ui.state import CUSTOM
 
@@ -53,12 +54,12 @@ def default_space(cfg: DenseNetConfig, spec: InputSpec) -> Space:
     )
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@shared(max_entries=32)
 def _sweep(space: Space, limits: Limits) -> Exploration:
     return sweep(space, limits, DEFAULT_OBJECTIVES)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@shared(max_entries=32)
 def _figure(space: Space, limits: Limits, current: Metrics, color_by: str) -> go.Figure:
     return design_space_figure(_sweep(space, limits), current, color_by)
 
@@ -141,7 +142,7 @@ def design_space_view(net: Network) -> None:
     _paper_charts(net)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@shared(max_entries=32)
 def _paper(column: str, params: int, macs: int) -> tuple[go.Figure, go.Figure, go.Figure]:
     return (
         paper_params_figure(column, params),
