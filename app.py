@@ -3,6 +3,10 @@
 Thin on purpose: the page lives in :mod:`densviz.ui`.
 """
 
-from densviz.ui.page import main
+# Streamlit runs this file as ``__main__``. Worker processes (jobs, the check against PyTorch) are
+# started by ``forkserver``, which imports the parent's main file in each new process as
+# ``__mp_main__``: the guard keeps them from importing the page and drawing it there.
+if __name__ == "__main__":
+    from densviz.ui.page import main
 
-main()
+    main()

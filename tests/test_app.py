@@ -152,15 +152,17 @@ def test_the_numbers_get_verified_against_pytorch() -> None:
 
 def test_the_page_is_drawn_before_the_check_and_the_mark_replaces_checking(monkeypatch: pytest.MonkeyPatch) -> None:
     # no polling: the run draws everything, then waits for the check and puts the mark in place
+    from concurrent.futures import ThreadPoolExecutor
+
     import densviz.ui.cached as cached
+    from densviz.nn.check import check_plan
 
     gate = threading.Event()
-    real = cached._verify
     seen: list[bool] = []
 
     def slow(cfg: DenseNetConfig, hw: tuple[int, int]) -> object:
         gate.wait(30)
-        return real(cfg, hw)
+        return check_plan(cfg, hw)
 
     def open_gate_once_the_view_is_drawn(net: object) -> None:
         views_export(net)
@@ -170,7 +172,8 @@ def test_the_page_is_drawn_before_the_check_and_the_mark_replaces_checking(monke
     import densviz.ui.page as page
 
     views_export = page.VIEWS["Export"]
-    monkeypatch.setattr(cached, "_verify", slow)
+    service = cached.VerifyService(check=slow, pool=lambda: ThreadPoolExecutor(max_workers=1))  # type: ignore[arg-type]
+    monkeypatch.setattr(cached, "verify_service", lambda: service)
     monkeypatch.setitem(page.VIEWS, "Export", open_gate_once_the_view_is_drawn)
     cfg = PRESETS["tiny"].config.replace(growth_rate=11, num_init_features=22)  # not checked before in this process
     at = start({**to_query(cfg, PRESETS["tiny"].input), "view": "Export"})

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import threading
-
-import pytest
+from concurrent.futures import ThreadPoolExecutor
 
 import densviz.ui.cached as cached
 from densviz.core.config import PRESETS, InputSpec
+from densviz.nn.check import VerifyOutcome, check_plan
 
 
-def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requests_are_shared_and_a_session_drops_only_its_own() -> None:
     gate = threading.Event()
     ran: list[int] = []
 
-    def slow(cfg: object, hw: tuple[int, int]) -> cached.VerifyOutcome:
+    def slow(cfg: object, hw: tuple[int, int]) -> VerifyOutcome:
         gate.wait(10)
         ran.append(hw[0])
-        return cached.VerifyOutcome(True, 1, (), 0.0)
+        return VerifyOutcome(True, 1, (), 0.0)
 
-    monkeypatch.setattr(cached, "_verify", slow)
-    service = cached.VerifyService(max_entries=4)
+    service = cached.VerifyService(max_entries=4, check=slow, pool=lambda: ThreadPoolExecutor(max_workers=1))
     cfg = PRESETS["tiny"].config
     first = service.request(cfg, InputSpec.square(32), "alice")  # starts at once, waits on the gate
     a_old = service.request(cfg, InputSpec.square(40), "alice")
@@ -33,6 +33,34 @@ def test_requests_are_shared_and_a_session_drops_only_its_own(monkeypatch: pytes
     assert ran == [32, 48, 56]
     again = service.request(cfg, InputSpec.square(40), "alice")  # a dropped check is asked for anew
     assert again.result(10).ok and ran[-1] == 40
+
+
+def _dies_on_13(cfg: object, hw: tuple[int, int]) -> VerifyOutcome:
+    """A check whose worker process ends abruptly on a 13×13 input (as one killed for memory would)."""
+    if hw == (13, 13):
+        os._exit(3)
+    return check_plan(cfg, hw)  # type: ignore[arg-type]
+
+
+def test_the_check_runs_in_another_process_and_a_dead_worker_is_replaced() -> None:
+    service = cached.VerifyService(max_entries=8, check=_dies_on_13)
+    try:
+        tiny = PRESETS["tiny"]
+        first = service.request(tiny.config, tiny.input, "alice").result(120)
+        assert first.ok and first.checks > 0
+        assert first.pid not in (0, os.getpid())  # not the server's process: building models holds no lock of ours
+        dead = service.request(tiny.config, InputSpec.square(13), "bob")
+        outcome = None
+        try:
+            dead.result(120)
+        except Exception:  # the broken pool's error: the page turns it into a sentence
+            outcome = cached.outcome_of(dead)
+        assert outcome is not None and not outcome.ok and outcome.error is not None
+        assert "worker process ended" in outcome.error
+        again = service.request(tiny.config, InputSpec.square(40), "alice").result(120)  # a new worker takes over
+        assert again.ok and again.pid not in (0, os.getpid(), first.pid)
+    finally:
+        service.close()
 
 
 def test_graph_downloads_follow_the_graph_views_settings() -> None:

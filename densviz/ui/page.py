@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import BrokenExecutor, CancelledError, Future
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import streamlit as st
 from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Widget
+from densviz.nn.check import VerifyOutcome
 from densviz.ui import cached, session, state, views
 from densviz.ui.controls import control
 from densviz.ui.memory_trim import start_memory_trim
@@ -156,10 +157,10 @@ def _block_controls(sb: Any) -> None:
 _CHECK_WAIT_S = 60.0
 
 
-def _show_outcome(job: Future[cached.VerifyOutcome]) -> None:
+def _show_outcome(job: Future[VerifyOutcome]) -> None:
     if job.cancelled():
         return
-    outcome = job.result()
+    outcome = cached.outcome_of(job)
     if outcome.error:
         st.caption(f":material/warning: {outcome.error}")
     elif outcome.ok:
@@ -196,6 +197,8 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> Callable[[], None] | 
         except CancelledError:
             slot.empty()
             return
+        except BrokenExecutor:
+            pass  # the worker died: _show_outcome says so
         except TimeoutError:
             slot.caption(
                 ":material/hourglass_top: still checking these numbers against the real PyTorch model; "
