@@ -13,7 +13,14 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-__all__ = ["InlineContext", "JobContext"]
+__all__ = ["InlineContext", "JobContext", "JobStoppedError"]
+
+
+class JobStoppedError(Exception):
+    """Raised by a job function that saw Stop and ends there, with nothing to return (the engine says it stopped)."""
+
+    def __init__(self, message: str = "Stopped before it finished; nothing it made was kept.") -> None:
+        super().__init__(message)
 
 
 class JobContext(Protocol):

@@ -53,7 +53,7 @@ def _context() -> Any:
     """The ``forkserver`` context, preloading torch and the job functions (``spawn`` where there is none)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["densviz.jobs.work"])
+        ctx.set_forkserver_preload(["densviz.jobs.work", "densviz.jobs.files"])
         return ctx
     return multiprocessing.get_context("spawn")
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from densviz.core.errors import ConfigError, SurroundingsError
-from densviz.jobs.context import JobContext
+from densviz.jobs.context import JobContext, JobStoppedError
 from densviz.jobs.job import Failure, FailureKind
 from densviz.run.inputs import ImageError
 from densviz.run.limit import RunStoppedError
@@ -58,7 +58,7 @@ def failure_of(err: BaseException) -> Failure:
 
 
 def _failure_of(err: BaseException) -> Failure:
-    if isinstance(err, RunStoppedError):
+    if isinstance(err, RunStoppedError | JobStoppedError):
         return Failure(FailureKind.STOPPED, str(err))
     if isinstance(err, ConfigError | ImageError | WeightsError):
         return Failure(FailureKind.REFUSED, str(err))
