@@ -48,23 +48,8 @@ from densviz.core.errors import ConfigError
 from densviz.core.memory import DEFAULT_BUDGET_BYTES
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.units import format_bytes
-from densviz.run.compiled import (
-    CompileSession,
-    compile_key,
-    compile_session,
-    compile_support,
-    estimate_compile,
-)
-from densviz.run.devices import (
-    Precision,
-    autocast,
-    available_devices,
-    check_precision,
-    choose_device,
-    cpu_bf16_native,
-    supported_precisions,
-    synchronize,
-)
+from densviz.run.compiled import CompileSession, compile_key, compile_session, compile_support, estimate_compile
+from densviz.run.devices import Precision, autocast, cpu_bf16_native, supported_precisions, synchronize
 from densviz.run.fastest_result import (
     FASTEST_SECONDS,
     REFERENCE,
@@ -73,9 +58,9 @@ from densviz.run.fastest_result import (
     FastestResult,
     SettingTiming,
 )
-from densviz.run.limit import Passes, check_compile, check_measured, now
+from densviz.run.limit import Passes, check_compile, now
 from densviz.run.peak import device_peak, observe_rate
-from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
+from densviz.run.preamble import check_probed, device_name, on_device
 
 __all__ = [
     "FASTEST_SECONDS",
@@ -165,6 +150,17 @@ def _pass(p: _Placed, device: torch.device) -> float:
     return (now() - start) * 1e3
 
 
+def _take_turns(placed: list[_Placed], rounds: int, device: torch.device, passes: Passes, *, timed: bool) -> None:
+    """``rounds`` rounds of one pass of each candidate in turn; timed, each pass's time is kept."""
+    for _ in range(rounds):
+        for p in placed:
+            passes.check()
+            ms = _pass(p, device)
+            if timed:
+                p.times.append(ms)
+            passes.passed()
+
+
 @contextmanager
 def _maybe_session(needed: bool, passes: Passes, say: Callable[[str], None]) -> Iterator[CompileSession | None]:
     if not needed:
@@ -210,13 +206,7 @@ def find_fastest(
     """
     started = now()
     say = progress or (lambda _msg: None)
-    device = choose_device(options.device)
-    check_precision(device, Precision.FP32)
-    before = torch.get_num_threads()
-    if options.threads is not None:
-        torch.set_num_threads(options.threads)
-    threads = torch.get_num_threads()
-    try:
+    with on_device(options.device, Precision.FP32, options.threads) as (device, threads):
         todo, notes = candidates(device)
         compiled = [c for c in todo if c.compiled]
         _check_memory(plan, len(todo) + len(compiled), budget_bytes)
@@ -234,14 +224,18 @@ def find_fastest(
             if p.candidate.compiled
         }
         counted = _Counted(options, len(todo), len(compiled))
-        if options.max_seconds is not None:
-            say("timing a few short passes of eager fp32 to estimate the measurement's time")
-            budget = min(PROBE_SECONDS, options.max_seconds / 20)
-            probe = probe_pass(
-                placed[0].model, placed[0].x, plan.config, device, Precision.FP32, budget=budget, clock=now
-            )
-            say(f"about {format_seconds(probe.pass_seconds)} a pass of eager fp32 ({probe.describe()})")
-            check_measured(probe, counted, device, now() - started)
+        check_probed(
+            placed[0].model,
+            placed[0].x,
+            plan,
+            device,
+            Precision.FP32,
+            counted,
+            started,
+            say,
+            what="the measurement",
+            of=" of eager fp32",
+        )
         for key in keys.values():
             check_compile(estimate_compile(plan, key), options.max_compile_seconds, device)
         passes = Passes(counted, started, stop, on_pass)
@@ -265,20 +259,10 @@ def find_fastest(
                             if not other.candidate.compiled:
                                 other.model.load_state_dict(got.model.state_dict())
             say(f"warming up ({options.warmup} pass{'es' if options.warmup != 1 else ''} each)")
-            for _ in range(options.warmup):
-                for p in placed:
-                    passes.check()
-                    _pass(p, device)
-                    passes.passed()
+            _take_turns(placed, options.warmup, device, passes, timed=False)
             say(f"timing {options.runs} passes each, taking turns")
-            for _ in range(options.runs):
-                for p in placed:
-                    passes.check()
-                    p.times.append(_pass(p, device))
-                    passes.passed()
+            _take_turns(placed, options.runs, device, passes, timed=True)
         return _result(plan, device, threads, options, placed, notes)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_memory(plan: ArchitecturePlan, copies: int, budget_bytes: int) -> None:
@@ -351,5 +335,4 @@ def _result(
                 compile_source=p.compile_source,
             )
         )
-    name = next((d.name for d in available_devices() if torch.device(d.device) == device), str(device))
-    return FastestResult(str(device), name, batch, threads, options.runs, tuple(timings), tuple(notes))
+    return FastestResult(str(device), device_name(device), batch, threads, options.runs, tuple(timings), tuple(notes))

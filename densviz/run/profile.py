@@ -47,11 +47,11 @@ from torch import Tensor, nn
 
 from densviz.core.plan import ArchitecturePlan
 from densviz.run.bandwidth import device_bandwidth, observe_bandwidth
-from densviz.run.devices import Precision, autocast, check_precision, choose_device, synchronize
-from densviz.run.limit import Passes, check_at_peak, check_measured, now
+from densviz.run.devices import Precision, autocast, synchronize
+from densviz.run.limit import Passes, check_at_peak, now
 from densviz.run.memory import PROFILER_LOCK
 from densviz.run.peak import observe_rate
-from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
+from densviz.run.preamble import check_probed, on_device, place
 from densviz.run.profile_rows import ProfileResult, RowProfile, median_rows, pass_segments, row_steps
 
 __all__ = ["ProfileOptions", "ProfileResult", "RowProfile", "profile_forward", "row_steps"]
@@ -321,28 +321,13 @@ def profile_forward(
     started = now()
     say = progress or (lambda _msg: None)
     _import_compiler()
-    device = choose_device(options.device)
-    check_precision(device, options.precision)
-    before_threads = torch.get_num_threads()
-    if options.threads is not None:
-        torch.set_num_threads(options.threads)
-    threads = torch.get_num_threads()
-    try:
+    with on_device(options.device, options.precision, options.threads) as (device, threads):
         if options.max_seconds is not None:
             say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
             check_at_peak(plan, x.shape[0], options, device, threads)
         say(f"moving the model to {device}")
-        model = model.to(device).eval()
-        x = x.to(device)
-        if options.channels_last:
-            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-            x = x.contiguous(memory_format=torch.channels_last)
-        if options.max_seconds is not None:
-            say("timing a few short passes to estimate the profile's time")
-            budget = min(PROBE_SECONDS, options.max_seconds / 20)
-            probe = probe_pass(model, x, plan.config, device, options.precision, budget=budget, clock=now)
-            say(f"about {format_seconds(probe.pass_seconds)} a pass ({probe.describe()})")
-            check_measured(probe, options, device, now() - started)
+        model, x = place(model, x, device, options.channels_last)
+        check_probed(model, x, plan, device, options.precision, options, started, say, what="the profile")
         counted = Passes(options, started, stop, on_pass)
         say(f"warming up ({options.warmup} passes)")
         _plain_passes(model, x, device, options.precision, options.warmup, counted)
@@ -352,5 +337,3 @@ def profile_forward(
         rows = median_rows(plan, pass_segments(plan)[0], passes, element)
         say("measuring this device's peak and memory bandwidth (once per precision and thread count)")
         return _with_roofs(rows, plan, device, options, threads, plain, trace)
-    finally:
-        torch.set_num_threads(before_threads)

@@ -54,18 +54,12 @@ from densviz.run.compiled import (
     compile_support,
     estimate_compile,
 )
-from densviz.run.devices import (
-    Precision,
-    autocast,
-    available_devices,
-    check_precision,
-    choose_device,
-    synchronize,
-)
-from densviz.run.limit import Passes, RunStoppedError, check_at_peak, check_compile, check_measured, now
+from densviz.run.devices import Precision, autocast, check_precision, choose_device, synchronize
+from densviz.run.limit import Passes, RunStoppedError, check_at_peak, check_compile, now
 from densviz.run.memory import forward_peak_memory
 from densviz.run.peak import observe_rate
-from densviz.run.probe import PROBE_SECONDS, format_seconds, probe_pass
+from densviz.run.preamble import check_probed, device_name, place
+from densviz.run.probe import format_seconds
 from densviz.run.timing_result import RunOptions, RunResult, ShapeCheck
 from densviz.run.weights import RANDOM_WEIGHTS
 
@@ -88,16 +82,6 @@ def _plan_shapes(plan: ArchitecturePlan) -> list[tuple[str, tuple[int, ...]]]:
     ]
     out += [(b.name, (n, b.out_channels, *b.hw)) for b in plan.blocks]
     return out
-
-
-def _place(model: nn.Module, x: Tensor, device: torch.device, channels_last: bool) -> tuple[nn.Module, Tensor]:
-    """The model in eval mode and the input, on the device and in the memory format of the run."""
-    model = model.to(device).eval()
-    x = x.to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        x = x.contiguous(memory_format=torch.channels_last)
-    return model, x
 
 
 def _check_shapes(
@@ -173,7 +157,7 @@ def _placed_within_limit(
     say(f"finding this device's {options.precision.value} peak (measured once per precision and thread count)")
     check_at_peak(plan, x.shape[0], options, device, threads)
     say(f"moving the model to {device}")
-    model, x = _place(model, x, device, options.channels_last)
+    model, x = place(model, x, device, options.channels_last)
     key = (
         compile_key(
             model, plan, x, device, options.precision, options.channels_last, threads, random_weights=random_weights
@@ -181,12 +165,7 @@ def _placed_within_limit(
         if options.compiled
         else None
     )
-    if options.max_seconds is not None:
-        say("timing a few short passes to estimate the run's time")
-        budget = min(PROBE_SECONDS, options.max_seconds / 20)  # at most 5% of the limit
-        probe = probe_pass(model, x, plan.config, device, options.precision, budget=budget, clock=now)
-        say(f"about {format_seconds(probe.pass_seconds)} a pass ({probe.describe()})")
-        check_measured(probe, options, device, now() - started)
+    check_probed(model, x, plan, device, options.precision, options, started, say, what="the run")
     if key is not None:
         check_compile(estimate_compile(plan, key), options.max_compile_seconds, device)
     return model, x, key
@@ -301,10 +280,9 @@ def run_forward(
     median = statistics.median(latencies)
     gflops = 2 * plan.totals.macs * x.shape[0] / (median / 1e3) / 1e9
     peak = observe_rate(str(device), options.precision, threads, gflops)
-    name = next((d.name for d in available_devices() if torch.device(d.device) == device), str(device))
     return RunResult(
         device=str(device),
-        device_name=name,
+        device_name=device_name(device),
         precision=options.precision,
         channels_last=options.channels_last,
         batch=int(x.shape[0]),
