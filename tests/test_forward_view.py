@@ -132,6 +132,33 @@ def test_weights_trained_on_the_digits_name_the_classes() -> None:
     assert "random (untrained)" not in said and "The first digit is a **" in said
 
 
+def test_the_weights_file_is_made_on_a_click_and_offered_as_plain_bytes_of_the_run() -> None:
+    from densviz.run import load_weights
+
+    at = start({"preset": "tiny", "view": "Forward pass"})
+    data = save_weights(build_model(TINY))  # known weights, so that the file can be checked against them
+    at.session_state["trained_weights"] = TrainedWeights(
+        TINY, "densenet-digits.safetensors", "weights trained in the Feature reuse view", data
+    )
+    at.radio(key="forward_source").set_value("digits").run()
+    ran(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download these weights (.safetensors)" not in labels  # not made on every rerun
+    at.button(key="forward_weights_make").click().run()
+    offered = next(b.proto for b in at.get("download_button") if b.proto.label.startswith("Download these weights"))
+    assert offered.url and not offered.deferred_file_id  # plain bytes: the address stays while it is shown
+    made = at.session_state["forward"]["weights_file"]
+    model, expected = build_model(TINY), build_model(TINY)
+    report = load_weights(model, made, "densenet.safetensors")
+    load_weights(expected, data, "densenet-digits.safetensors")
+    assert report.classes == tuple(str(d) for d in range(10))  # the digits' names travel with the file
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), expected.state_dict().values(), strict=True)
+    )
+    at.run()  # still offered, at the same address
+    assert any(b.proto.url == offered.url for b in at.get("download_button"))
+
+
 def test_random_weights_give_class_indices_and_say_so() -> None:
     at = ran(start({"preset": "tiny", "view": "Forward pass"}))
     top5 = at.dataframe[0].value

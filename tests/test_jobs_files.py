@@ -94,7 +94,7 @@ def test_a_format_the_chart_does_not_have_is_a_sentence_not_an_empty_file(engine
     assert failure is not None and failure.kind is FailureKind.SURROUNDINGS
     assert failure.error == "FilesNotMadeError"
     assert failure.sentence == (
-        "chart-volume3d.svg could not be made, so nothing was handed out: The 3-D volume chart is written as PNG "
+        "Could not make chart-volume3d.svg, so nothing was handed out. The 3-D volume chart is written as PNG "
         "and HTML only: as SVG or PDF it would hold the same raster image."
     )
 
@@ -105,7 +105,7 @@ def test_without_a_browser_chart_images_are_a_sentence(monkeypatch: pytest.Monke
     with pytest.raises(FilesNotMadeError) as refused:
         make_files(request, InlineContext())
     assert str(refused.value) == (
-        "chart-channels.png could not be made, so nothing was handed out: Chart images need a Chromium browser, "
+        "Could not make chart-channels.png, so nothing was handed out. Chart images need a Chromium browser, "
         "and none was found at BROWSER_PATH=/nonexistent/chromium (apt-get install chromium)."
     )
 

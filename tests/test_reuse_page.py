@@ -12,6 +12,7 @@ from densviz.jobs import FailureKind, JobState, StopReason
 from densviz.jobs.work import TrainProgress
 from densviz.reuse import TrainLog, TrainOptions, training_variant
 from densviz.reuse.training import EpochRecord
+from densviz.ui import job_watch
 from densviz.ui import reuse as page
 
 
@@ -63,7 +64,7 @@ def test_the_page_puts_the_log_together_from_the_records_it_has_not_seen() -> No
 def test_a_training_job_ends_when_its_session_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     """A tab closed mid-run: the engine's session check stops the job and frees its worker."""
     gone: set[str] = set()
-    monkeypatch.setattr(page, "session_alive", lambda sid: sid not in gone)
+    monkeypatch.setattr(job_watch, "session_alive", lambda sid: sid not in gone)
     options = TrainOptions(epochs=50, max_seconds=600.0, batch_size=16)
     tj = page._start(training_variant(PRESETS["tiny"].config), options)
     job = tj.job

@@ -191,7 +191,7 @@ def make_files(request: FilesRequest, ctx: JobContext) -> MadeFiles:
     missing = [name for name in request.names() if not made.get(name)]
     if missing:
         why = " ".join(_HTML_INSTEAD.sub(".", n) for n in notes) or "The export wrote no such file."
-        raise FilesNotMadeError(f"{', '.join(missing)} could not be made, so nothing was handed out: {why}")
+        raise FilesNotMadeError(f"Could not make {', '.join(missing)}, so nothing was handed out. {why}")
     return MadeFiles(
         tuple(MadeFile(name, made[name], MIME[name.rsplit(".", 1)[-1]]) for name in request.names()), tuple(notes)
     )

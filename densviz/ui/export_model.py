@@ -1,13 +1,17 @@
-"""The Export view's model files: the ONNX model (made on click, checked in onnxruntime) and the TikZ figures.
+"""The Export view's model files: the ONNX model (made as a job when asked, checked in onnxruntime) and the TikZ figures.
 
 The Export view calls :func:`model_downloads` once. The ONNX file takes seconds
-to export and check (DenseNet-121: about 10 s), so it is made when its button
-is clicked (a deferred download) and kept for the last designs exported in
-this process; from the next rerun on, the check's figures are shown beside
-the button. A design the export refuses before any work (over the memory
+to export and check (DenseNet-121: about 10 s), so it is made as a job on a
+worker (:func:`densviz.jobs.files.onnx_model`) when its button is pressed, with
+the job's place in the queue, a Stop and a time limit (see
+:mod:`densviz.ui.job_watch`), never in the server's process. Then it is a plain
+download (its address stays valid while the button is shown), with the check's
+figures beside it. The model is kept in this process for the last designs
+exported (:data:`SHARED`), so that another session with the same design gets
+it at once. A design the export refuses before any work (over the memory
 budget, ONNX's 2 GiB file limit or the layer limit, or the ONNX packages
 missing) gets its sentence and a disabled button; a failure of the export
-itself is shown as a sentence on the next rerun.
+itself is a sentence below the buttons.
 
 The TikZ figures are plain text made in milliseconds: they are ready at once.
 The block figure shows the Graph view's block (block 1 when it shows all).
@@ -15,76 +19,38 @@ The block figure shows the Graph view's block (block 1 when it shows all).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from densviz.core.config import DenseNetConfig, InputSpec
-from densviz.core.errors import ConfigError, SurroundingsError
+from densviz.core.errors import ConfigError
 from densviz.draw.tex import block_tex, overview_tex
+from densviz.jobs.files import FilesProgress, OnnxRequest, onnx_model
 from densviz.nn.onnx import CHECK_BATCH, ONNX_OPSET, TOLERANCE, OnnxModel, check_onnx_bounds, onnx_unavailable
 from densviz.ui import session
+from densviz.ui.job_watch import Shared, run_shared
 from densviz.ui.session import Network
 from densviz.ui.text import plain
 
-__all__ = ["failure", "made", "model_downloads", "onnx_file"]
+__all__ = ["SHARED", "made", "model_downloads"]
 
-_KEEP = 2
-"""Exported models kept in this process (DenseNet-264's file is about 130 MB)."""
-_ONE_AT_A_TIME = threading.Lock()  # an export holds a model, its traced graph and a check: one at a time
-_STORE_LOCK = threading.Lock()
-_MADE: OrderedDict[tuple[DenseNetConfig, int, int], OnnxModel] = OrderedDict()
-_FAILED: dict[tuple[DenseNetConfig, int, int], str] = {}
+SHARED = Shared(max_bytes=320 << 20, size=lambda model: len(model.data))
+"""ONNX models made in this process, by design, for every session (DenseNet-264's file is about 130 MB)."""
+
+_TIME_LIMIT_S = 600.0
 
 
-def _key(cfg: DenseNetConfig, spec: InputSpec) -> tuple[DenseNetConfig, int, int]:
-    return cfg, spec.height, spec.width  # the file's batch is dynamic: the batch setting does not change it
+def _request(cfg: DenseNetConfig, spec: InputSpec) -> OnnxRequest:
+    """The job's request: the batch is left out (the file's batch is dynamic), so any batch shares one file."""
+    return OnnxRequest(cfg, InputSpec(batch=1, height=spec.height, width=spec.width))
 
 
 def made(cfg: DenseNetConfig, spec: InputSpec) -> OnnxModel | None:
-    """The ONNX model exported for this design in this process, if it was made (most recent first kept)."""
-    with _STORE_LOCK:
-        return _MADE.get(_key(cfg, spec))
-
-
-def failure(cfg: DenseNetConfig, spec: InputSpec) -> str | None:
-    """Why the last export of this design failed, if it did."""
-    with _STORE_LOCK:
-        return _FAILED.get(_key(cfg, spec))
-
-
-def onnx_file(cfg: DenseNetConfig, spec: InputSpec) -> bytes:
-    """The checked ONNX file of a design: what the download button's callable returns.
-
-    Runs in Streamlit's worker thread when the button is clicked (no page
-    context there): the result, or the sentence of a failure, is kept for the
-    next rerun to show.
-
-    Raises:
-        ConfigError, SurroundingsError: from :func:`densviz.nn.onnx.export_onnx`
-            (the browser then reports that the file could not be made).
-    """
-    from densviz.nn.onnx import export_onnx  # torch and onnx load on the first click, not with the page
-
-    key = _key(cfg, spec)
-    with _ONE_AT_A_TIME:
-        if (ready := made(cfg, spec)) is not None:
-            return ready.data
-        try:
-            model = export_onnx(cfg, spec)
-        except (ConfigError, SurroundingsError, MemoryError) as err:
-            with _STORE_LOCK:
-                _FAILED[key] = str(err) if not isinstance(err, MemoryError) else "The machine ran out of memory."
-            raise
-    with _STORE_LOCK:
-        _FAILED.pop(key, None)
-        _MADE[key] = model
-        _MADE.move_to_end(key)
-        while len(_MADE) > _KEEP:
-            _MADE.popitem(last=False)
-    return model.data
+    """The ONNX model exported for this design in this process, if it is kept."""
+    model = SHARED.get(_request(cfg, spec))
+    return model if isinstance(model, OnnxModel) else None
 
 
 def _refusal(cfg: DenseNetConfig, spec: InputSpec) -> str | None:
@@ -96,37 +62,73 @@ def _refusal(cfg: DenseNetConfig, spec: InputSpec) -> str | None:
     return onnx_unavailable()
 
 
-def _onnx_download(cfg: DenseNetConfig, spec: InputSpec, column: DeltaGenerator) -> None:
-    refused = _refusal(cfg, spec)
-    ready = made(cfg, spec)
-    check = (
-        f"Checked in onnxruntime: {ready.check_sentence}."
-        if ready is not None
-        else f"Made when you click (DenseNet-121: about 10 s), then run in onnxruntime on {CHECK_BATCH} random "
-        f"images against PyTorch; a file whose logits differ by more than {TOLERANCE:g} is refused."
-    )
-    column.download_button(
+def _describe(record: Any) -> tuple[float, str]:
+    if isinstance(record, FilesProgress):
+        return record.done / max(record.total, 1), record.step
+    return 0.0, "starting…"
+
+
+def _offer(model: OnnxModel, spec: InputSpec, where: DeltaGenerator) -> None:
+    where.download_button(
         "densenet.onnx",
-        data=ready.data if ready is not None else (lambda: onnx_file(cfg, spec)),
+        data=model.data,
         file_name="densenet.onnx",
         mime="application/octet-stream",
         key="dl_onnx",
         on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help=f"ONNX opset {ONNX_OPSET}, batch dynamic, {spec.height}×{spec.width} input, random weights (He-normal, "
+        f"seed 0), module names kept (Netron shows features/denseblock2/denselayer7/…). "
+        f"Checked in onnxruntime: {model.check_sentence}.",
+    )
+
+
+def _onnx(cfg: DenseNetConfig, spec: InputSpec, column: DeltaGenerator) -> None:
+    """The ONNX file: its download when made, else the button that makes it; what the check found, or why not."""
+    refused = _refusal(cfg, spec)
+    model = made(cfg, spec) if refused is None else None
+    slot = column.empty()
+    if model is not None:
+        _offer(model, spec, slot)
+        st.caption(f":material/check: densenet.onnx: {plain(model.check_sentence)}; opset {ONNX_OPSET}.")
+        return
+    pressed = slot.button(
+        "Make densenet.onnx",
+        key="onnx_make",
+        icon=":material/build:",
         width="stretch",
         disabled=refused is not None,
-        help=f"ONNX opset {ONNX_OPSET}, batch dynamic, {spec.height}×{spec.width} input, random weights (He-normal, "
-        f"seed 0), module names kept (Netron shows features/denseblock2/denselayer7/…). {check}",
+        help=f"Exports the design (DenseNet-121: about 10 s) on a worker, then runs it in onnxruntime on "
+        f"{CHECK_BATCH} random images against PyTorch; a file whose logits differ by more than {TOLERANCE:g} is "
+        "refused. Then it is offered here.",
     )
     if refused is not None:
         st.caption(f":material/block: ONNX: {plain(refused)}")
-    elif ready is not None:
-        st.caption(f":material/check: densenet.onnx: {plain(ready.check_sentence)}; opset {ONNX_OPSET}.")
-    elif why := failure(cfg, spec):
-        st.error(f"The ONNX file could not be made: {plain(why)}", icon=":material/error:")
-    else:
+        return
+    if not pressed:
         st.caption(
             "ONNX: the design with random weights (He-normal, seed 0), for Netron and inference runtimes; "
-            "made and checked against PyTorch when you click."
+            "made and checked against PyTorch on a worker when you press the button."
+        )
+        return
+    request = _request(cfg, spec)
+    result, sentence = run_shared(
+        request,
+        SHARED,
+        "onnx",
+        onnx_model,
+        request,
+        describe=_describe,
+        stop_key="onnx_stop",
+        time_limit_s=_TIME_LIMIT_S,
+    )
+    if isinstance(result, OnnxModel):
+        _offer(result, spec, slot)
+        st.caption(f":material/check: densenet.onnx: {plain(result.check_sentence)}; opset {ONNX_OPSET}.")
+    else:
+        st.error(
+            f"The ONNX file could not be made: {plain(sentence or 'no reason was given.')}", icon=":material/error:"
         )
 
 
@@ -138,7 +140,7 @@ def model_downloads(net: Network) -> None:
         block = 1
     st.markdown(f"**Model and figures for papers** (TikZ: the overview and dense block {block}, as in the Graph view)")
     cols = st.columns(3)
-    _onnx_download(cfg, spec, cols[0])
+    _onnx(cfg, spec, cols[0])
     cols[1].download_button(
         "overview.tex",
         overview_tex(plan),

@@ -1,19 +1,20 @@
 """The forward-pass view: run the network on this machine's device, see its speed and its maps.
 
-The model is built per session when the user presses "Run" (their uploaded
-weights go into their own copy; nothing shared is changed) and kept in the
-session for the feature-map explorer and the weights download. What is shown
-carries the settings that produced it (device, precision, layout, batch,
-input, weights); results of other settings are marked as an earlier run's,
-and those of another network are not shown.
+A run is a job on a worker (:func:`densviz.jobs.work.forward`: the local pool,
+or Ray), never in the server's process. The page waits for it, showing its
+place in the queue and its passes; the Stop button shown while it runs, like
+any change on the page, Streamlit's own Stop or the end of the session, leaves
+the script, and the job is stopped then (between two passes, or with its
+worker). The next rerun says how far the run got; its timings are discarded.
 
-A run goes in the script's thread, and can be stopped between two passes (a
-pass cannot be interrupted): the Stop button shown while it runs, like any
-change on the page, Streamlit's own Stop or the end of the session, asks the
-script to end; the progress bar updated after each pass is where Streamlit
-raises that in the script, so the run ends after the pass in flight, and an
-event passed to the run is set when the script is left, whatever the reason.
-The next rerun says how far the run got; its timings are discarded.
+The network is rebuilt in the session from the weights the job sends back, for
+the feature-map explorer and CAM; the weights file is made from it when the user
+asks for it, then offered as a plain download. What is shown carries the
+settings that produced it (device, precision, layout, batch, input, weights);
+results of other settings are marked as an earlier run's, and those of another
+network are not shown. An uploaded image is read through the upload guard
+(:func:`densviz.ui.uploads.held`), and one the run refused for its content is
+released from the server's memory at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import streamlit as st
 import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from densviz import jobs
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.errors import SurroundingsError
 from densviz.core.settings import SETTINGS
@@ -46,7 +46,7 @@ from densviz.run import (
     save_weights,
     supported_precisions,
 )
-from densviz.ui import uploads
+from densviz.ui import job_watch, uploads
 from densviz.ui.controls import control
 from densviz.ui.forward_cam import cam_section
 from densviz.ui.forward_results import feature_maps, pending_layer, results, training
@@ -59,6 +59,7 @@ from densviz.ui.forward_weights import (
     prepare_imagenet,
     weights_control,
 )
+from densviz.ui.job_watch import waiting_text
 from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
 
@@ -104,7 +105,7 @@ class _RunKey:
 def _run_key(net: Network, options: RunOptions, batch: int, source: str) -> _RunKey:
     """The key of a run with these settings, on the current network, input and weights."""
     weights = chosen_weights(net)
-    upload = st.session_state.get(IMAGE_KEY)
+    upload = uploads.held(IMAGE_KEY)
     said = f"upload {upload.name}" if source == "upload" and upload is not None else _SOURCE_LABELS[source]
     return _RunKey(
         net.config,
@@ -178,7 +179,7 @@ def _request(
     """
     image = None
     if source == "upload":
-        upload = st.session_state.get(IMAGE_KEY)
+        upload = uploads.held(IMAGE_KEY)  # None too once a file refused for its content was released
         if upload is None:
             raise ImageError("choose a PNG or JPEG file to upload first.")
         image = upload.getvalue()
@@ -201,11 +202,6 @@ def _request(
     )
 
 
-def _session_id() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
-
-
 def _watch_job(job: Job, status: Any, bar: Any, progress: _Progress) -> None:
     """The job's steps and passes until it ends; the bar is updated every 0.2 s, where Streamlit stops the script."""
     said = 0
@@ -220,8 +216,7 @@ def _watch_job(job: Job, status: Any, bar: Any, progress: _Progress) -> None:
         if ended:
             return
         if (place := job.position()) > 0:
-            ahead = "yours is next" if place == 1 else f"{place - 1} run{'s' if place > 2 else ''} ahead of yours"
-            bar.progress(0.0, text=f"waiting for a free worker: {ahead}…")
+            bar.progress(0.0, text=waiting_text(place))
         else:
             bar.progress(progress.done / max(progress.total, 1), text=f"Pass {progress.done} of {progress.total}")
         job.wait(0.2)
@@ -244,6 +239,15 @@ def _job_failure(job: Job, device: str, batch: int) -> tuple[str, str]:
     return "The run failed", sentence
 
 
+def _release_refused_image(job: Job, source: str) -> None:
+    """Drop an uploaded image the run refused for its content from the server's memory (its sentence is shown)."""
+    failure = job.failure()
+    if source == "upload" and failure is not None and failure.error == ImageError.__name__:
+        upload = uploads.held(IMAGE_KEY)
+        if upload is not None:
+            uploads.release(upload)
+
+
 def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKey) -> None:
     """Run as a job on a worker; store the result under ``key``, or show why it failed (open, below the steps)."""
     spec = InputSpec(batch=batch, height=net.input.height, width=net.input.width)
@@ -260,7 +264,7 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
             limit = (options.max_seconds or 3600.0) + 60.0  # the run keeps its own limit; this one is the backstop
             if options.compiled:
                 limit += options.max_compile_seconds or 3600.0
-            job = jobs.engine().submit(_session_id(), "forward", forward_job, request, time_limit_s=limit)
+            job = job_watch.engine().submit(job_watch.session_id(), "forward", forward_job, request, time_limit_s=limit)
             _watch_job(job, status, bar, progress)
         except (ConfigError, ImageError, WeightsError, SurroundingsError) as err:  # the page's checks, a full queue
             failure = ("The run did not start", str(err)[:1].upper() + str(err)[1:])
@@ -271,6 +275,7 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
         if failure is None and not isinstance(run, ForwardRun):
             assert job is not None
             failure = _job_failure(job, options.device, batch)
+            _release_refused_image(job, source)
         progress.ended = True
         if isinstance(run, ForwardRun) and failure is None:
             status.update(label=f"Ran on {run.result.device_name}", state="complete", expanded=False)
@@ -373,12 +378,35 @@ def _shown(net: Network, current: _RunKey) -> None:
     results(result, state.get("labels"))
     cam_section(net, state, result)
     feature_maps(net, state)
+    _weights_download(state, result)
+
+
+def _weights_download(state: dict[str, Any], result: RunResult) -> None:
+    """The run's weights as a plain download, made from the session's model when first asked for.
+
+    Made on a click, not on every rerun: a DenseNet-121's file is 32 MB, and a
+    download button's bytes are hashed at each rerun that shows it. A plain
+    download keeps its address while shown (a file made on request would be
+    dropped by Streamlit after another session's second rerun).
+    """
+    data = state.get("weights_file")
+    if not isinstance(data, bytes):
+        if not st.button(
+            "Weights file (.safetensors)",
+            key="forward_weights_make",
+            icon=":material/build:",
+            help="makes the file of the weights this run used, then offers it for download",
+        ):
+            return
+        data = state["weights_file"] = save_weights(state["model"], classes=result.classes)
     st.download_button(
         "Download these weights (.safetensors)",
-        data=lambda: save_weights(state["model"], classes=result.classes),
+        data=data,
         file_name="densenet.safetensors",
         mime="application/octet-stream",
+        key="forward_weights_download",
         on_click="ignore",
+        icon=":material/download:",
     )
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from densviz import jobs
 from densviz.core.config import ConfigError, InputSpec
@@ -37,9 +36,10 @@ from densviz.reuse import (
     check_training_memory,
     training_variant,
 )
-from densviz.ui import session, state
+from densviz.ui import job_watch, session, state
 from densviz.ui.controls import control
 from densviz.ui.forward import device_select
+from densviz.ui.job_watch import waiting_text
 from densviz.ui.session import Key, Network, TrainedWeights
 from densviz.ui.state import CUSTOM
 from densviz.ui.text import plain
@@ -74,25 +74,6 @@ class TrainJob:
         return self.log
 
 
-def session_alive(session_id: str) -> bool:
-    """Whether a browser session is still connected (always, outside a running server: AppTest, scripts)."""
-    from streamlit import runtime
-
-    return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
-
-
-def _session_id() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
-
-
-def _engine() -> jobs.Engine:
-    """The process's job engine, watching the sessions' ends (the same check the training thread made before)."""
-    engine = jobs.engine()
-    engine.watch_sessions(lambda sid: session_alive(sid))  # looked up at each call: tests replace it
-    return engine
-
-
 def _start(variant: TrainVariant, options: TrainOptions) -> TrainJob:
     """Queue a training run of this session on the engine.
 
@@ -101,20 +82,16 @@ def _start(variant: TrainVariant, options: TrainOptions) -> TrainJob:
         ConfigError, SurroundingsError: the engine's settings are wrong, or Ray cannot be reached.
     """
     limit = (options.max_seconds or 3600.0) + _START_ALLOWANCE_S
-    job = _engine().submit(_session_id(), _KIND, train_job, TrainRequest(variant, options), time_limit_s=limit)
+    job = job_watch.engine().submit(
+        job_watch.session_id(), _KIND, train_job, TrainRequest(variant, options), time_limit_s=limit
+    )
     return TrainJob(job, variant, options)
-
-
-def _runs(n: int) -> str:
-    return "1 run" if n == 1 else f"{n} runs"
 
 
 def _progress_text(log: TrainLog, options: TrainOptions, position: int, stopping: bool = False) -> str:
     """The progress bar's line: the queue (``position`` 1 = next to start, 0 = running), or what the run is doing."""
-    if position == 1:
-        return "waiting for a free worker: yours is next…"
-    if position > 1:
-        return f"waiting for a free worker: {_runs(position - 1)} ahead of yours…"
+    if position > 0:
+        return waiting_text(position)
     if stopping:
         return "stopping: the network trained so far is being evaluated…"
     if not log.losses:

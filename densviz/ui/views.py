@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from densviz.core.config import DenseNetConfig, InputSpec, state_to_json
+from densviz.core.config import state_to_json
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS
 from densviz.core.table import (
@@ -32,10 +32,10 @@ from densviz.core.units import format_bytes, format_count, format_macs
 from densviz.draw.charts import ChartKind
 from densviz.draw.graph import Detail
 from densviz.draw.options import GraphOptions
-from densviz.export import ExportFormat, blocks_csv, layers_csv
-from densviz.export.images import images_unavailable
+from densviz.export import blocks_csv, layers_csv
 from densviz.ui import cached, graph_explore, session, uploads
 from densviz.ui.controls import control
+from densviz.ui.export_files import files_panel
 from densviz.ui.export_model import model_downloads
 from densviz.ui.session import GRAPH_KEYS, Key, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
@@ -182,63 +182,49 @@ def memory_view(net: Network) -> None:
 
 
 def _graph_downloads(net: Network) -> GraphOptions:
-    """The graph's download buttons, drawn as the Graph view draws it; its settings, for the zip."""
-    cfg, spec = net.config, net.input
+    """The graph's SVG and DOT, drawn as the Graph view draws it; its settings, for the files made on a worker."""
     options = session.graph_options()
     st.markdown(
         f"**Graph** ({options.detail.value} detail, {_block_label(options.block)}; change these in the Graph view)"
     )
-    # SVG and DOT are the Graph view's own drawing (cached): ready at once, no deferred
-    # generation that a rerun of the page could drop before the browser fetched it.
-    drawing = cached.drawing_for(cfg, spec, options)
-
-    ready: dict[ExportFormat, bytes] = {ExportFormat.DOT: drawing.dot.encode()}
+    # The Graph view's own drawing (cached): small, ready at once, offered as plain bytes.
+    drawing = cached.drawing_for(net.config, net.input, options)
+    cols = st.columns(4)
     if drawing.image is not None:
-        ready[ExportFormat.SVG] = drawing.image
-    cols = st.columns(5)
-    for col, fmt in zip(
-        cols, (ExportFormat.SVG, ExportFormat.PNG, ExportFormat.PDF, ExportFormat.DOT, ExportFormat.HTML), strict=True
-    ):
-        name = f"{options.stem}.{fmt.value}"
-        col.download_button(
-            fmt.value.upper(),
-            data=ready.get(fmt) or _file_maker(cfg, spec, fmt, options, name, graph=True, charts=()),
-            file_name=name,
-            key=f"dl_graph_{fmt.value}",
+        cols[0].download_button(
+            "SVG",
+            data=drawing.image,
+            file_name=f"{options.stem}.svg",
+            mime="image/svg+xml",
+            key="dl_graph_svg",
             on_click="ignore",
             width="stretch",
         )
+    else:  # no dot, or it failed: the notes say which; no button that would hand out nothing
+        cols[0].caption(f":material/block: SVG: {plain(' '.join(drawing.notes) or 'dot drew nothing.')}")
+    cols[1].download_button(
+        "DOT",
+        data=drawing.dot,
+        file_name=f"{options.stem}.dot",
+        mime="text/vnd.graphviz",
+        key="dl_graph_dot",
+        on_click="ignore",
+        width="stretch",
+    )
     return options
 
 
 def export_view(net: Network) -> None:
-    """Download every format; load a config JSON."""
+    """Download every format; load a config JSON.
+
+    Small files (the graph's SVG and DOT, the tables, the config, the TikZ
+    figures) are plain downloads, ready at once. Images, the charts' pages and
+    the zip are made as a job on a worker when the user presses "Make the files"
+    (:mod:`densviz.ui.export_files`), and the ONNX model when its own button is
+    pressed (:mod:`densviz.ui.export_model`): then they are plain downloads too.
+    """
     cfg, spec, plan = net.config, net.input, net.plan
     options = _graph_downloads(net)
-    st.markdown("**Charts** (HTML works offline; images are made by Chromium when you click)")
-    kind = ChartKind(
-        st.selectbox("Chart", list(ChartKind), key="export_chart", format_func=lambda k: k.value) or ChartKind.CHANNELS
-    )
-    chart_cols = st.columns(4)
-    formats: tuple[ExportFormat, ...] = (
-        (ExportFormat.HTML, ExportFormat.PNG)
-        if kind is ChartKind.VOLUME_3D
-        else (ExportFormat.HTML, ExportFormat.PNG, ExportFormat.SVG, ExportFormat.PDF)
-    )
-    if why := images_unavailable():  # said here, not a download that silently holds something else
-        st.caption(f":material/info: {plain(why)}")
-        formats = (ExportFormat.HTML,)
-    for col, fmt in zip(chart_cols, formats, strict=False):
-        name = f"chart-{kind.value}.{fmt.value}"
-        maker = _file_maker(cfg, spec, fmt, GraphOptions(), name, graph=False, charts=(kind,))  # no graph drawn
-        col.download_button(
-            fmt.value.upper(),
-            data=maker,
-            file_name=name,
-            key=f"dl_chart_{fmt.value}",
-            on_click="ignore",
-            width="stretch",
-        )
     st.markdown("**Tables and config**")
     table_cols = st.columns(4)
     table_cols[0].download_button(
@@ -264,16 +250,11 @@ def export_view(net: Network) -> None:
         width="stretch",
         key="dl_config",
     )
-    model_downloads(net)  # ONNX (made on click, checked in onnxruntime) and the TikZ figures
-    st.download_button(
-        "Everything as one zip",
-        data=_file_maker(cfg, spec, ExportFormat.ZIP, options, "densenet.zip", graph=True, charts=tuple(ChartKind)),
-        file_name="densenet.zip",
-        mime="application/zip",
-        on_click="ignore",
-        type="primary",
-        help="graph, every chart in every format, tables and config (takes a few seconds)",
+    kind = ChartKind(
+        st.selectbox("Chart", list(ChartKind), key="export_chart", format_func=lambda k: k.value) or ChartKind.CHANNELS
     )
+    files_panel(net, kind, options)
+    model_downloads(net)  # ONNX (made as a job when asked, checked in onnxruntime) and the TikZ figures
     st.divider()
     st.file_uploader(
         "Load a config JSON (as written by config.json above or `densviz summary --json`)",
@@ -288,25 +269,6 @@ def export_view(net: Network) -> None:
         st.error(plain(error), icon=":material/block:")
     if note := session.pop(Key.UPLOAD_NOTE):
         st.success(plain(note), icon=":material/check:")
-
-
-def _file_maker(
-    cfg: DenseNetConfig,
-    spec: InputSpec,
-    fmt: ExportFormat,
-    options: GraphOptions,
-    name: str,
-    *,
-    graph: bool,
-    charts: tuple[ChartKind, ...],
-) -> Callable[[], bytes]:
-    """A callable that makes one file when its download button is clicked (the graph as the Graph view draws it)."""
-
-    def make() -> bytes:
-        files = cached.export_files(cfg, spec, fmt, options, graph=graph, charts=charts)
-        return files.get(name, b"")  # never another format's bytes under this name
-
-    return make
 
 
 @dataclass(frozen=True)
