@@ -1,0 +1,81 @@
+"""The Growth view, the page's first screen: channel growth, spatial size and volume, drawn on the server as SVG.
+
+Why SVG from the server and not plotly here: the first screen is what every
+new session waits for, and a plotly chart makes the browser fetch and run
+plotly.js (4.5 MiB; evaluating it alone takes 0.75–1.2 s of the page's main
+thread), which put the first chart at about 3 s. The SVG is drawn once per
+design and input (:func:`charts_html`, cached) and shown as the page's own
+HTML: no script, nothing more to fetch. The "Interactive chart" switch brings
+the plotly charts back (zoom, pan, hover) for whoever asks; plotly.js is
+loaded then, not before.
+
+The server does not know the screen's width, so each chart is sent at two
+sizes (:data:`densviz.draw.charts.svg_growth.VARIANTS`) and a container query
+shows the one that fits the column: the phone's below :data:`NARROW_BELOW_PX`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from densviz.core.config import DenseNetConfig, InputSpec
+from densviz.draw.charts import ChartKind
+from densviz.draw.charts.svg_growth import NARROW, VARIANTS, channel_growth_svg, spatial_volume_svg
+from densviz.ui import cached
+from densviz.ui.session import Network
+
+__all__ = ["INTERACTIVE_KEY", "NARROW_BELOW_PX", "charts_html", "growth_view"]
+
+INTERACTIVE_KEY = "growth_interactive"
+"""The session key of the "Interactive chart" switch (off: the SVG charts)."""
+NARROW_BELOW_PX = 600
+"""A column narrower than this shows the phone's drawings: the wide ones' 11-px ticks would be under 8 px."""
+_NARROW_MAX_PX = round(NARROW.width * 1.4)  # a tablet's column: the phone's drawing, not blown up past 1.4×
+
+_PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}  # as the other views' charts
+
+# Scoped to the view's own wrapper. The hover titles need no script: browsers show an SVG <title>.
+_STYLE = (
+    "<style>"
+    ".dvz-growth{container-type:inline-size}"
+    ".dvz-growth svg{display:block;width:100%;height:auto;margin:0 0 1.5rem}"
+    ".dvz-growth .dvz-narrow{display:none}"
+    f".dvz-growth .dvz-narrow svg{{max-width:{_NARROW_MAX_PX}px}}"
+    f"@container (max-width:{NARROW_BELOW_PX - 0.02}px){{"
+    ".dvz-growth .dvz-wide{display:none}.dvz-growth .dvz-narrow{display:block}}"
+    "</style>"
+)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def charts_html(cfg: DenseNetConfig, spec: InputSpec) -> str:
+    """The view's two charts, each at every size, as one HTML block (about 70 KB for DenseNet-121).
+
+    Cached per design and input: a rerun that changes neither (a new session
+    on the default design, a click elsewhere) costs a dictionary look-up;
+    a new design costs four matplotlib drawings (about 0.15 s of CPU).
+    Bounded: 32 entries of under 300 KB each (DenseNet-264's is 240 KB).
+    """
+    plan = cached.plan_for(cfg, spec)
+    parts = [
+        f'<div class="dvz-{variant.name}">{draw(plan, variant)}</div>'
+        for draw in (channel_growth_svg, spatial_volume_svg)
+        for variant in VARIANTS
+    ]
+    # One line, opening with <div>: Markdown passes it on as a raw HTML block, untouched.
+    return f'<div class="dvz-growth">{_STYLE}{"".join(parts)}</div>'
+
+
+def growth_view(net: Network) -> None:
+    """Channel growth, spatial size and volume (charts 1 and 2): SVG, or plotly's when the switch is on."""
+    interactive = st.toggle(
+        "Interactive chart",
+        key=INTERACTIVE_KEY,
+        help="Zoom, pan and hover in plotly. Loads plotly's 4.5 MiB script the first time, so it is off at first.",
+    )
+    if interactive:
+        for kind in (ChartKind.CHANNELS, ChartKind.VOLUME):
+            st.plotly_chart(cached.chart_for(net.config, net.input, kind), width="stretch", config=_PLOTLY_CONFIG)
+    else:
+        # Our own drawing of our own plan: module names and numbers, no text a user typed.
+        st.markdown(charts_html(net.config, net.input), unsafe_allow_html=True)
