@@ -90,7 +90,7 @@ def command(args: argparse.Namespace) -> int:
     """Run ``densviz cam``; return its exit status."""
     import torch
 
-    from densviz.cli.run import _load_input
+    from densviz.cli.run import load_input
     from densviz.draw.cam import cam_row_png, enlarge, overlay, png_bytes
     from densviz.run import RANDOM_WEIGHTS, build_for_run, choose_device
     from densviz.run.cam import cam_row, check_cam_memory, parse_target
@@ -109,7 +109,7 @@ def command(args: argparse.Namespace) -> int:
     limit = budget(args)
     check_cam_memory(cfg, spec.hw, limit)
     model, _plan = build_for_run(cfg, spec, limit)
-    x, weights, classes = _load_input(args, model, cfg, spec, say)
+    x, weights, classes = load_input(args, model, cfg, spec, say)
     target = parse_target(args.target, cfg.num_classes, classes)
     say(f"{method.label} at every dense block and transition on {device}")
     try:

@@ -31,7 +31,7 @@ from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Group, in_group
 from densviz.core.units import format_bytes
 
-__all__ = ["command", "read_file", "register"]
+__all__ = ["command", "load_input", "read_file", "register"]
 
 
 def read_file(path: Path, what: str) -> bytes:
@@ -97,10 +97,12 @@ def _load_weights(
     return path.name, DIGIT_CLASSES if digits else None
 
 
-def _load_input(
+def load_input(
     args: argparse.Namespace, model: Any, cfg: DenseNetConfig, spec: InputSpec, say: Callable[[str], None]
 ) -> tuple[Any, str, tuple[str, ...] | None]:
     """Load ``--weights`` into the model and read the ``--image`` batch: (batch, weights, class names).
+
+    ``densviz run`` and ``densviz cam`` read their input and weights flags through it.
 
     Raises:
         ConfigError: for a file that is not an image or weights.
@@ -270,7 +272,7 @@ def command(args: argparse.Namespace) -> int:
     model, plan = build_for_run(cfg, spec, budget(args))
 
     progress: Callable[[str], None] = (lambda _msg: None) if args.json else say
-    x, weights, classes = _load_input(args, model, cfg, spec, progress)
+    x, weights, classes = load_input(args, model, cfg, spec, progress)
     where = choose_device(options.device)
     if slow := precision_note(where, options.precision):
         note(f"{options.precision.value} on {where} is {slow}.")
