@@ -7,8 +7,9 @@ with the query string and the widgets' values) and read ``ForwardMsg``\\ s up
 to ``script_finished``. Widget ids come from the deltas of the runs, found by
 label as a user finds a control: the "Growth rate k" slider, the "View"
 selector, the Feature reuse view's "Train", the Forward pass view's "Run",
-the Export view's "config.json" and the chart's "SVG" (a deferred download:
-``BackendOperationRequest`` for its address, then a GET).
+the Export view's "config.json", its file picks and "Make the files" (a job on
+the server's workers), then the made file's plain download (a GET of the
+address its download button carries).
 
 For each number of sessions (16, 64 and 128 by default), on a fresh
 ``densviz app`` server (what ``make run`` and the Docker image run):
@@ -19,15 +20,19 @@ For each number of sessions (16, 64 and 128 by default), on a fresh
 * N sessions arrive over a few seconds, load the page, then until the time is
   up each waits a think time and does one of: move the growth-rate slider
   (half the actions: a random walk of k in 12..48 on DenseNet-121), switch to
-  another view (a third), or open Export and download config.json and the
-  channel-growth chart as SVG. Every answer is checked: the headline
-  parameters are the plan's for that session's k, the downloads hold that
-  session's network, no exception or error box is drawn.
+  another view (a third), or open Export, download config.json, pick the
+  channel-growth chart as SVG, press "Make the files", wait for the job (its
+  place in the queue, then its progress) and download the SVG it made. Every
+  answer is checked: the headline parameters are the plan's for that
+  session's k, the downloads hold that session's network, no exception or
+  error box is drawn.
 
 Reported per level: reruns, their rate, errors, per-rerun latency from the
 BackMsg sent to ``script_finished`` (p50, p95, max; the page waits for the
 check against PyTorch before it finishes, so this is the whole rerun), the
-time to the page drawn (before that wait), p50 and p95 by action, exports,
+time to the page drawn (before that wait), p50 and p95 by action, exports
+(from "Make the files" pressed to the SVG downloaded: the job's wait for a
+free worker included, so not counted as a rerun),
 the server's memory (RSS before the sessions, peak, after they closed; its
 worker processes apart), its CPU, and how busy the machine was (all of it:
 other users too). Before the levels, one session alone on an idle server
@@ -54,14 +59,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streamlit.proto.BackMsg_pb2 import BackendOperationRequest, BackMsg, DeferredFileRequestPayload
+from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -233,27 +237,12 @@ class Client:
             raise ProtocolError(f"no {kind} {name!r} on the page") from None
 
     async def download(self, element: Any) -> bytes:
-        """What the download button's click fetches: its file, made first if it is deferred."""
+        """What the download button's click fetches: the file at the address the button carries."""
         url = element.url
-        if element.deferred_file_id:
-            request_id = uuid.uuid4().hex
-            request = BackendOperationRequest(
-                request_id=request_id,
-                session_id=self.session_id,
-                deferred_file=DeferredFileRequestPayload(file_id=element.deferred_file_id),
+        if element.deferred_file_id or not url:  # made on request: Streamlit may drop it before the GET
+            raise ProtocolError(
+                f"the download {element.label!r} is not a plain file (deferred: {element.deferred_file_id!r})"
             )
-            await self.send(BackMsg(backend_operation_request=request))
-            while True:
-                msg = await self.receive()
-                if (
-                    msg.WhichOneof("type") == "backend_operation_response"
-                    and msg.backend_operation_response.request_id == request_id
-                ):
-                    answer = msg.backend_operation_response
-                    if answer.error_msg:
-                        raise ProtocolError(f"the deferred file was not made: {answer.error_msg}")
-                    url = answer.deferred_file.url
-                    break
 
         def get() -> bytes:
             with urllib.request.urlopen(f"{self.base}{url}", timeout=self.timeout_s) as response:
@@ -292,6 +281,13 @@ def choice(element_id: str, option: str) -> WidgetState:
     return state
 
 
+def choice_many(element_id: str, options: list[str]) -> WidgetState:
+    """A multi-select's value (the pills' options as they read)."""
+    state = WidgetState(id=element_id)
+    state.string_array_value.data.extend(options)
+    return state
+
+
 def trigger(element_id: str) -> WidgetState:
     return WidgetState(id=element_id, trigger_value=True)
 
@@ -322,6 +318,33 @@ class Tally:
         self.reruns_s.append(run.elapsed_s)
         self.drawn_s.append(run.drawn_s)
         self.by_action.setdefault(action, []).append(run.elapsed_s)
+
+
+CHART_SVG = "chart-channels.svg"
+
+
+class MadeError(Exception):
+    """The page said why the files were not made (its error box), or offered none."""
+
+
+async def make_and_fetch(client: Client, name: str) -> str:
+    """What a user now does for a chart image: pick it, press "Make the files", wait for the job, download it.
+
+    The picks are the chart's SVG alone (the graph's files unpicked); the run
+    that follows the press waits for the job and ends with the file's plain
+    download button, whose address is fetched.
+    """
+    client.set(choice_many(client.find("button_group", "export_graph_formats").id, []))
+    client.set(choice_many(client.find("button_group", "export_chart_formats").id, ["SVG"]))
+
+    def offered(run: Run) -> bool:
+        return any(k == "download_button" and e.label == name for k, e in run.elements()) or bool(run.problems())
+
+    run = await client.rerun(triggers=[trigger(client.find("button", "export_make").id)], until=offered)
+    if problems := run.problems():
+        raise MadeError(f"the files were not made: {problems[0]}")
+    button = next(e for k, e in run.elements() if k == "download_button" and e.label == name)
+    return (await client.download(button)).decode()
 
 
 async def user(index: int, base: str, tally: Tally, end: float, think: tuple[float, float], timeout_s: float) -> None:
@@ -359,21 +382,23 @@ async def user(index: int, base: str, tally: Tally, end: float, think: tuple[flo
                 run = await client.rerun()
                 tally.rerun("view Export", run)
                 tally.check(who, run)
-                start = time.perf_counter()
                 try:
                     config = json.loads(await client.download(client.find("download_button", "config.json")))
                     if config["config"]["growth_rate"] != k:
                         tally.errors.append(f"{who}: config.json holds k = {config['config']['growth_rate']}, not {k}")
                 except urllib.error.HTTPError as err:
                     tally.errors.append(f"{who}: config.json: HTTP {err.code}")
+                start = time.perf_counter()
                 try:
-                    chart = (await client.download(client.find("download_button", "dl_chart_svg"))).decode()
+                    chart = await make_and_fetch(client, CHART_SVG)
                     if not chart:
-                        tally.errors.append(f"{who}: the chart's SVG came empty (the image was not made)")
+                        tally.errors.append(f"{who}: the chart's SVG came empty")
                     elif f"adds k = {k};" not in chart:
                         tally.errors.append(f"{who}: the chart's SVG is not of k = {k}")
-                except urllib.error.HTTPError as err:  # made on request (deferred): see the note printed at the end
-                    tally.errors.append(f"{who}: the chart's SVG (a deferred download): HTTP {err.code}")
+                except urllib.error.HTTPError as err:  # a plain download's address: valid while it is shown
+                    tally.errors.append(f"{who}: the chart's SVG (a plain download): HTTP {err.code}")
+                except MadeError as err:
+                    tally.errors.append(f"{who}: {err}")
                 tally.exports_s.append(time.perf_counter() - start)
                 continue
             tally.check(who, run)
@@ -705,12 +730,6 @@ def main() -> None:
             print(
                 f"  {n} sessions: the page's time guard refused {t.forward_refused} forward-pass runs (too slow on the machine then)"
             )
-    if any("deferred download" in e for _, t, _ in rows for e in t.errors):
-        print(
-            "  note: Streamlit 1.67 keeps a file made on request (a deferred download) until the second script run of any\n"
-            "  session ends after it was made (media_file_manager.execute_deferred leaves it unreferenced): under load the\n"
-            "  GET that follows the file's address can come too late and get 404, in a browser as here."
-        )
     failed = False
     for n, t, _ in rows:
         for err in (t.errors + t.background_errors)[:10]:
