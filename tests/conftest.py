@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -46,3 +48,21 @@ def pytest_addoption(parser: object) -> None:
     parser.addoption(  # type: ignore[attr-defined]
         "--update-golden", action="store_true", help="rewrite tests/golden/ from the code (review the diff!)"
     )
+
+
+@pytest.fixture
+def quick_roofs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A small bandwidth copy and a one-kernel peak, measured afresh for each test.
+
+    For the profile's tests: ``pytestmark = pytest.mark.usefixtures("quick_roofs")``.
+    AppTest runs a page's script in the test's process, so the page measures them too.
+    """
+    from densviz.run import bandwidth, peak  # here: a test that needs no torch does not import it
+
+    monkeypatch.setattr(bandwidth, "_CPU_BYTES", 16 * 2**20)
+    monkeypatch.setattr(peak, "KERNELS", (peak.gemm_rate,))
+    peak.clear_peaks()
+    bandwidth.clear_bandwidths()
+    yield
+    peak.clear_peaks()
+    bandwidth.clear_bandwidths()

@@ -7,7 +7,6 @@ view's control keys set, as the Forward pass view sets them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,21 +14,11 @@ from streamlit.testing.v1 import AppTest
 
 from densviz.core.config import PRESETS, InputSpec
 from densviz.core.plan import make_plan
-from densviz.run import bandwidth, peak
 
 TINY = PRESETS["tiny"].config
 
 
-@pytest.fixture(autouse=True)
-def quick_roofs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A small bandwidth copy and a one-kernel peak (AppTest runs the script in this process)."""
-    monkeypatch.setattr(bandwidth, "_CPU_BYTES", 16 * 2**20)
-    monkeypatch.setattr(peak, "KERNELS", (peak.gemm_rate,))
-    peak.clear_peaks()
-    bandwidth.clear_bandwidths()
-    yield
-    peak.clear_peaks()
-    bandwidth.clear_bandwidths()
+pytestmark = pytest.mark.usefixtures("quick_roofs")  # tests/conftest.py: a small bandwidth copy, a one-kernel peak
 
 
 def _script() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,7 @@ from densviz.run.profile import ProfileOptions, ProfileResult, profile_forward, 
 TINY = PRESETS["tiny"].config
 
 
-@pytest.fixture(autouse=True)
-def quick_roofs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A small bandwidth copy and a one-kernel peak, measured afresh for each test."""
-    monkeypatch.setattr(bandwidth, "_CPU_BYTES", 16 * 2**20)
-    monkeypatch.setattr(peak, "KERNELS", (peak.gemm_rate,))
-    peak.clear_peaks()
-    bandwidth.clear_bandwidths()
-    yield
-    peak.clear_peaks()
-    bandwidth.clear_bandwidths()
+pytestmark = pytest.mark.usefixtures("quick_roofs")  # tests/conftest.py: a small bandwidth copy, a one-kernel peak
 
 
 def tiny_profile(runs: int = 3, trace: bool = False, batch: int = 2) -> ProfileResult:
