@@ -11,11 +11,14 @@ the ``chain`` drawing (``features.denseblock2.concat7``). Which drawn node
 shows it depends on the detail level: a layer is its own node at ``dense`` and
 ``chain`` detail, part of an elided node in a long block, part of its block's
 node in the ``overview``; a block is a cluster or a node.
+
+What names a selection and the search box's forms live in
+:mod:`densviz.draw.graph_search` (re-exported here); this module describes a
+selection for the panel and marks it in a drawing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from densviz.core.plan import ArchitecturePlan, BlockSummary, LayerKind, LayerPlan, Role
@@ -23,6 +26,17 @@ from densviz.core.units import format_bytes, format_macs
 from densviz.draw.graph import FULL_LAYER_LIMIT, build_graph
 from densviz.draw.graph_build import dense_layers
 from densviz.draw.graph_model import INPUT_ID, ConcatGraph, Detail, NodeKind, edge_id
+from densviz.draw.graph_search import (
+    SEARCH_FORMS,
+    STEM_ID,
+    Found,
+    find,
+    is_selectable,
+    plan_block,
+    plan_concat,
+    plan_row,
+    short_name,
+)
 from densviz.draw.options import GraphOptions
 
 __all__ = [
@@ -42,165 +56,9 @@ __all__ = [
     "shown_as",
 ]
 
-STEM_ID = "stem"
-"""The overview's one node for the stem, and the cluster of its rows at the other levels."""
-
-SEARCH_FORMS = (
-    "a name or a number: denselayer7, block 3 layer 12, transition2, denseblock3, "
-    "conv0, norm5, classifier, or a full path such as features.denseblock2.denselayer7"
-)
-"""What the search box and the ``node=`` link accept, in words."""
-
-_CONCAT = re.compile(r"^(features\.denseblock(\d+))\.concat(\d+)$")
-
-
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
 
 def _hw(hw: tuple[int, int]) -> str:
     return f"{hw[0]}×{hw[1]}"
-
-
-def _block(plan: ArchitecturePlan, name: str) -> BlockSummary | None:
-    return next((b for b in plan.blocks if b.name == name), None)
-
-
-def _concat(plan: ArchitecturePlan, name: str) -> tuple[BlockSummary, int] | None:
-    """(block, layer index) of a running concatenation's name, if it is one of this plan's."""
-    m = _CONCAT.match(name)
-    if not m:
-        return None
-    block = _block(plan, m.group(1))
-    index = int(m.group(3))
-    return (block, index) if block is not None and 1 <= index <= block.layers else None
-
-
-def _row(plan: ArchitecturePlan, name: str) -> LayerPlan | None:
-    try:
-        return plan[name]
-    except KeyError:
-        return None
-
-
-def is_selectable(plan: ArchitecturePlan, name: str) -> bool:
-    """Whether ``name`` is a module, block, the input, the stem or a concatenation of this plan."""
-    return (
-        name in (INPUT_ID, STEM_ID)
-        or _row(plan, name) is not None
-        or _block(plan, name) is not None
-        or _concat(plan, name) is not None
-    )
-
-
-# --- search -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Found:
-    """What a search found.
-
-    Attributes:
-        name: The selection (a module path, block, ``input`` or ``stem``), or
-            ``None`` if nothing matched.
-        message: A sentence for the user: why nothing matched (with the forms
-            allowed), or which of several matches was taken; ``None`` if there
-            is nothing to say.
-    """
-
-    name: str | None
-    message: str | None = None
-
-
-_BLOCK_LAYER = re.compile(r"^(?:dense)?block(\d+)[,./]?(?:dense)?layer(\d+)$|^b(\d+)[,./]?l(\d+)$")
-_BLOCK_ONLY = re.compile(r"^(?:dense)?block(\d+)$")
-_LAYER_ONLY = re.compile(r"^(?:dense)?layer(\d+)$")
-_TRANSITION = re.compile(r"^transition(\d+)$")
-
-
-def _nothing(text: str, why: str | None = None) -> Found:
-    lead = why or f"Nothing in this network matches {text!r}."
-    return Found(None, f"{lead} Search by {SEARCH_FORMS}.")
-
-
-def _layer_in_block(plan: ArchitecturePlan, text: str, b: int, index: int) -> Found:
-    if not 1 <= b <= len(plan.blocks):
-        return _nothing(text, f"This network has {len(plan.blocks)} dense blocks; there is no block {b}.")
-    layers = plan.blocks[b - 1].layers
-    if not 1 <= index <= layers:
-        return _nothing(text, f"Dense block {b} has {layers} layers; there is no layer {index}.")
-    return Found(f"{plan.blocks[b - 1].name}.denselayer{index}")
-
-
-def _layer_anywhere(plan: ArchitecturePlan, text: str, index: int) -> Found:
-    """Layer ``index`` of the first block long enough, naming the others that have one too."""
-    blocks = [b.index for b in plan.blocks if b.layers >= index >= 1]
-    if not blocks:
-        longest = max(b.layers for b in plan.blocks)
-        return _nothing(text, f"No dense block has a layer {index} (the longest has {longest}).")
-    first = blocks[0]
-    note = None
-    if len(blocks) > 1:
-        others = ", ".join(str(b) for b in blocks[1:])
-        note = (
-            f"Showing layer {index} of block {first}; block{'s' if len(blocks) > 2 else ''} {others} "
-            f"{'have' if len(blocks) > 2 else 'has'} one too (search block {blocks[1]} layer {index})."
-        )
-    return Found(f"features.denseblock{first}.denselayer{index}", note)
-
-
-def find(plan: ArchitecturePlan, text: str) -> Found:
-    """The selection a search box text names.
-
-    Accepted (any case, spaces optional, ``features.`` optional, ``/`` for
-    ``.`` as Netron writes paths): a full path; ``denselayer7`` or
-    ``layer 7`` (the first block that has a layer 7); ``block 3 layer 12``,
-    ``b3l12`` or ``denseblock3.denselayer12``; ``block 3`` or ``denseblock3``;
-    ``transition2``; a stem or head module's own name (``conv0``, ``norm5``,
-    ``classifier``); ``input`` and ``stem``.
-
-    Args:
-        plan: The network searched.
-        text: What the user typed.
-
-    Returns:
-        The selection, or ``None`` with a sentence naming what was wrong and
-        the forms allowed.
-    """
-    raw = text.strip()
-    if not raw:
-        return Found(None)
-    s = raw.lower().replace("/", ".")
-    if is_selectable(plan, s):
-        return Found(s)
-    if is_selectable(plan, f"features.{s}"):
-        return Found(f"features.{s}")
-    s = re.sub(r"\s+", "", s.removeprefix("features."))
-    if m := _BLOCK_LAYER.match(s):
-        b, index = (int(g) for g in (m.group(1, 2) if m.group(1) else m.group(3, 4)))
-        return _layer_in_block(plan, raw, b, index)
-    if m := _BLOCK_ONLY.match(s):
-        b = int(m.group(1))
-        if not 1 <= b <= len(plan.blocks):
-            return _nothing(raw, f"This network has {len(plan.blocks)} dense blocks; there is no block {b}.")
-        return Found(plan.blocks[b - 1].name)
-    if m := _LAYER_ONLY.match(s):
-        return _layer_anywhere(plan, raw, int(m.group(1)))
-    if m := _TRANSITION.match(s):
-        t = int(m.group(1))
-        transitions = plan.with_role(Role.TRANSITION)
-        if not 1 <= t <= len(transitions):
-            why = (
-                f"This network has transitions 1 to {len(transitions)}; there is no transition {t}."
-                if transitions
-                else "This network has one dense block and no transition."
-            )
-            return _nothing(raw, why)
-        return Found(transitions[t - 1].name)
-    unique = [r.name for r in plan.layers if r.role is not Role.DENSE_LAYER and _short(r.name) == s]
-    if len(unique) == 1:
-        return Found(unique[0])
-    return _nothing(raw)
 
 
 # --- the panel ------------------------------------------------------------------
@@ -267,13 +125,13 @@ def _split(plan: ArchitecturePlan, row: LayerPlan) -> str:
     first, *layers = row.inputs
     k0 = plan[first].out_channels
     total = k0 + sum(plan[n].out_channels for n in layers)
-    text = f"{total} = {k0} (block input: {_short(first)})"
+    text = f"{total} = {k0} (block input: {short_name(first)})"
     if layers:
         ks = {plan[n].out_channels for n in layers}
         span = (
-            _short(layers[0])
+            short_name(layers[0])
             if len(layers) == 1
-            else f"{_short(layers[0])}–{_short(layers[-1]).removeprefix('denselayer')}"
+            else f"{short_name(layers[0])}–{short_name(layers[-1]).removeprefix('denselayer')}"
         )
         if len(ks) == 1:
             text += f" + {len(layers)} × {ks.pop()} ({span})"
@@ -312,7 +170,7 @@ def _row_facts(plan: ArchitecturePlan, row: LayerPlan) -> NodeFacts:
     if not reads and row.role is Role.STEM:
         reads = ((INPUT_ID, plan.config.in_channels),)
     module = row.name if row.name in explorable(plan) else None
-    return NodeFacts(row.name, _short(row.name), _role(plan, row), facts, reads, module)
+    return NodeFacts(row.name, short_name(row.name), _role(plan, row), facts, reads, module)
 
 
 def _block_facts(plan: ArchitecturePlan, s: BlockSummary) -> NodeFacts:
@@ -320,7 +178,7 @@ def _block_facts(plan: ArchitecturePlan, s: BlockSummary) -> NodeFacts:
     layers = dense_layers(plan, s.index)
     block_input = layers[0].inputs[0]
     facts = (
-        Fact("Channels in", f"{s.in_channels} (k₀, from {_short(block_input)})"),
+        Fact("Channels in", f"{s.in_channels} (k₀, from {short_name(block_input)})"),
         Fact("Channels out", f"{s.out_channels} = {s.in_channels} + {s.layers} × {k} (the concatenation)"),
         Fact("H×W", _hw(s.hw)),
         *_cost(s.params, s.macs),
@@ -340,7 +198,7 @@ def _stem_facts(plan: ArchitecturePlan) -> NodeFacts:
         *_cost(sum(r.params for r in rows), sum(r.macs for r in rows)),
         Fact("Output", _output(last.out_channels, last.out_hw, last.output_bytes, plan.input.batch)),
     )
-    role = f"stem ({plan.config.stem.value}): " + ", ".join(_short(r.name) for r in rows)
+    role = f"stem ({plan.config.stem.value}): " + ", ".join(short_name(r.name) for r in rows)
     return NodeFacts(STEM_ID, STEM_ID, role, facts, ((INPUT_ID, first.in_channels),), last.name)
 
 
@@ -376,15 +234,15 @@ def _concat_facts(plan: ArchitecturePlan, s: BlockSummary, index: int) -> NodeFa
 
 def describe(plan: ArchitecturePlan, name: str) -> NodeFacts | None:
     """The panel's facts for a selection, or ``None`` if ``name`` is none of this plan's."""
-    if (row := _row(plan, name)) is not None:
+    if (row := plan_row(plan, name)) is not None:
         return _row_facts(plan, row)
-    if (block := _block(plan, name)) is not None:
+    if (block := plan_block(plan, name)) is not None:
         return _block_facts(plan, block)
     if name == STEM_ID:
         return _stem_facts(plan)
     if name == INPUT_ID:
         return _input_facts(plan)
-    if (concat := _concat(plan, name)) is not None:
+    if (concat := plan_concat(plan, name)) is not None:
         return _concat_facts(plan, *concat)
     return None
 
@@ -465,7 +323,7 @@ def highlight(plan: ArchitecturePlan, graph: ConcatGraph, name: str | None) -> H
             tuple(edge_id(e.src, e.dst) for e in out),
             cluster.nodes,
         )
-    row = _row(plan, name) if name else None
+    row = plan_row(plan, name) if name else None
     reads = list(row.inputs) if row is not None else []
     readers = _consumers(plan, row.name) if row is not None else []
     ins_list = [shown_as(graph, n) for n in reads] + [e.src for e in graph.edges if e.dst == sel]
@@ -484,11 +342,11 @@ def highlight(plan: ArchitecturePlan, graph: ConcatGraph, name: str | None) -> H
 
 def _block_of(plan: ArchitecturePlan, name: str) -> int | None:
     """The dense block a selection belongs to, for focusing on it (``features.norm5``: the last)."""
-    if (row := _row(plan, name)) is not None:
+    if (row := plan_row(plan, name)) is not None:
         return plan.blocks[-1].index if row.role is Role.FINAL_NORM else row.block
-    if (block := _block(plan, name)) is not None:
+    if (block := plan_block(plan, name)) is not None:
         return block.index
-    if (concat := _concat(plan, name)) is not None:
+    if (concat := plan_concat(plan, name)) is not None:
         return concat[0].index
     return None
 
@@ -537,11 +395,11 @@ def reveal(plan: ArchitecturePlan, options: GraphOptions, name: str) -> tuple[Gr
             return options, None
         if where == name:
             shown = f"block {options.block}" if options.block is not None else "the whole network"
-            return options, f"Drawing {shown} to show {_short(name)}."
+            return options, f"Drawing {shown} to show {short_name(name)}."
     node = next((n for n in graph.nodes if n.id == where), None)
     if node is None or node.kind is not NodeKind.ELIDED or node.block is None:
         return options, None
-    return expand(plan, options, node.block, _short(name))
+    return expand(plan, options, node.block, short_name(name))
 
 
 def expand(
