@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "densviz.draw.graph": 1,  # the graph as plain data
     "densviz.draw.graph_build": 1,
     "densviz.draw.graph_model": 1,
+    "densviz.draw.graph_search": 1,
     "densviz.draw.graph_select": 1,
     "densviz.draw.options": 1,
     "densviz.draw.palette": 1,

@@ -14,7 +14,7 @@ from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan
 from densviz.core.settings import SETTINGS, Widget
 from densviz.nn.check import VerifyOutcome
-from densviz.ui import cached, session, state, views
+from densviz.ui import cached, growth, session, state, views
 from densviz.ui.controls import control
 from densviz.ui.memory_trim import start_memory_trim
 from densviz.ui.server_hooks import install_runtime_guards
@@ -49,7 +49,7 @@ def _compare_view(net: Network) -> None:
 
 
 VIEWS: dict[str, Callable[[Network], None]] = {
-    "Growth": views.growth_view,
+    "Growth": growth.growth_view,
     "Graph": views.graph_view,
     "Connectivity": views.connectivity_view,
     "Volume": views.volume_view,

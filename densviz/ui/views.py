@@ -48,12 +48,6 @@ def _chart(fig: object) -> None:
     st.plotly_chart(fig, width="stretch", config=_PLOTLY_CONFIG)
 
 
-def growth_view(net: Network) -> None:
-    """Channel growth, spatial size and volume (charts 1 and 2)."""
-    _chart(cached.chart_for(net.config, net.input, ChartKind.CHANNELS))
-    _chart(cached.chart_for(net.config, net.input, ChartKind.VOLUME))
-
-
 def _block_options(net: Network) -> list[int | None]:
     return [None, *range(1, len(net.config.block_config) + 1)]
 
