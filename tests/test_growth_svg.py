@@ -24,6 +24,7 @@ the volume chart's (C×H×W) are 8192; 4096, 4096; 2048; 1024 ×3; 5120.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -204,8 +205,13 @@ def test_densenet264_on_a_phone_keeps_the_transition_notes_apart() -> None:
         assert apart_across or apart_up, (x1, y1, x2, y2)
 
 
-def _svg_blocks(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown if 'class="dvz-growth"' in m.value]
+def _drawings(at: AppTest) -> list[str]:
+    """The HTML the Growth view's component puts in the page, one string per component shown."""
+    return [
+        json.loads(e.proto.json)["html"]
+        for e in at.get("bidi_component")
+        if e.proto.component_name == "densviz_growth_charts"
+    ]
 
 
 def test_the_growth_view_draws_svg_until_asked_for_the_interactive_charts() -> None:
@@ -214,28 +220,28 @@ def test_the_growth_view_draws_svg_until_asked_for_the_interactive_charts() -> N
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.get("plotly_chart") == []
-    (block,) = _svg_blocks(at)
-    assert block.count("<svg ") == 4  # two charts, each for a laptop and a phone
-    assert block.count('class="dvz-wide"') == 2 and block.count('class="dvz-narrow"') == 2
-    assert "\n" not in block, "a blank line would end Markdown's raw HTML block"
+    (html,) = _drawings(at)
+    assert html.count("<svg ") == 4  # two charts, each for a laptop and a phone
+    assert html.count('class="dvz-wide"') == 2 and html.count('class="dvz-narrow"') == 2
+    assert "<script" not in html
     assert at.toggle(key="growth_interactive").value is False
 
     at.toggle(key="growth_interactive").set_value(True).run()
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) == 2 and _svg_blocks(at) == []
+    assert len(charts) == 2 and _drawings(at) == []
     specs = [c.proto.spec for c in charts]
     assert "Channel growth" in specs[0] and "Spatial size and activation volume" in specs[1]
 
     at.toggle(key="growth_interactive").set_value(False).run()
-    assert at.get("plotly_chart") == [] and len(_svg_blocks(at)) == 1
+    assert at.get("plotly_chart") == [] and len(_drawings(at)) == 1
 
 
 def test_the_svg_follows_the_design() -> None:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    assert "adds k = 32" in _svg_blocks(at)[0]
+    assert "adds k = 32" in _drawings(at)[0]
     at.slider(key="growth_rate").set_value(24).run()
     assert not at.exception
-    (block,) = _svg_blocks(at)
-    assert "adds k = 24" in block and "adds k = 32" not in block
+    (html,) = _drawings(at)
+    assert "adds k = 24" in html and "adds k = 32" not in html

@@ -36,8 +36,11 @@ _RECORD_VIOLATIONS = """
 window.__violations = [];
 document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
 """
-# The charts shown: each visible <svg> of the view, with its box, its variant and the boxes of its text.
-_SHOWN = """() => [...document.querySelectorAll('.dvz-growth svg')].filter(s => s.getBoundingClientRect().width > 0).map(s => {
+# The charts shown: each visible <svg> of the view (in its component's shadow root), with its box, its variant
+# and the boxes of its text.
+_SHOWN = """() => [...document.querySelectorAll('*')].filter(e => e.shadowRoot).flatMap(e => [
+  ...e.shadowRoot.querySelectorAll('.dvz-growth svg')
+]).filter(s => s.getBoundingClientRect().width > 0).map(s => {
   const r = s.getBoundingClientRect();
   return {
     variant: s.parentElement.className,

@@ -288,7 +288,7 @@ def transition_ticks(ax: Axes, plan: ArchitecturePlan, variant: Variant, positio
 
 def count_ticks(ax: Axes) -> None:
     """Whole numbers only on a y axis of counts (channels, pixels): no "2.5 channels" tick on a small network."""
-    ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10], integer=True))
 
 
 def log_ticks(ax: Axes) -> None:
