@@ -2,9 +2,10 @@
 
 Prints, each beside its target:
 
-1. Stop's latency, forward passes and training runs: the time from ``stop()``
-   to the job's work ending (it saw the Stop between two passes or steps, or
-   its worker was killed) and to the job's end (a stopped training run first
+1. Stop's latency, forward passes, the Export view's files and ONNX model, and
+   training runs: the time from ``stop()`` to the job's work ending (it saw the
+   Stop between two passes, steps or parts, or its worker was killed) and to
+   the job's end (a stopped training run first
    evaluates and sends back the network trained so far). Target: the work
    ends within 1 s.
 2. The worker freed after a session ends: from ``end_session`` (and from the
@@ -35,7 +36,8 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from densviz.core.config import PRESETS, InputSpec
-from densviz.jobs import Engine, Job, work
+from densviz.draw.options import GraphOptions
+from densviz.jobs import Engine, Job, files, work
 from densviz.jobs.local import LocalPool
 from densviz.reuse import TrainOptions, training_variant
 from densviz.run import RunOptions
@@ -91,6 +93,22 @@ def stop_latency(engine: Engine, repeats: int) -> None:
                 densenet121.config, InputSpec.square(224, batch=16), RunOptions(runs=100, threads=1, max_seconds=900)
             ),
             8,
+        ),
+    ]
+    cases += [
+        (
+            "files, DenseNet-121's zip (every chart image)",
+            "files",
+            files.make_files,
+            files.FilesRequest(densenet121.config, densenet121.input, GraphOptions(), zip=True),
+            2,
+        ),
+        (
+            "ONNX, DenseNet-121 (export and check)",
+            "onnx",
+            files.onnx_model,
+            files.OnnxRequest(densenet121.config, densenet121.input),
+            1,
         ),
     ]
     for name in ("tiny", "densenet40_k12", "densenet121"):

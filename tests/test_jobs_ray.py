@@ -1,6 +1,7 @@
 """The job tests of tests/test_jobs.py on Ray: a local instance this module starts itself (no dashboard).
 
-The same tests, the same job functions; only the engine differs. Ray's start
+The same tests, the same job functions (and those of tests/test_jobs_files.py:
+the Export view's files and the ONNX model); only the engine differs. Ray's start
 takes seconds to tens of seconds on a loaded machine, so the module runs with
 the slow tests.
 """
@@ -29,6 +30,12 @@ from tests.test_jobs import (  # noqa: F401 (collected here with this module's e
     test_the_queue_gives_places_refuses_when_full_and_replaces_a_sessions_older_job,
     test_the_sessions_check_ends_the_jobs_of_sessions_that_are_gone,
     test_the_training_step_probe_runs_as_a_job,
+)
+from tests.test_jobs_files import (  # noqa: F401 (the Export view's files and the ONNX model, on Ray)
+    test_a_files_job_makes_the_graph_and_chart_files_of_the_design,
+    test_a_format_the_chart_does_not_have_is_a_sentence_not_an_empty_file,
+    test_stop_ends_a_files_job_and_nothing_is_handed_out,
+    test_the_onnx_job_returns_a_model_checked_in_onnxruntime,
 )
 
 pytestmark = pytest.mark.slow

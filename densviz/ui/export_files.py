@@ -47,6 +47,7 @@ __all__ = ["MADE_KEY", "SHARED", "files_panel"]
 MADE_KEY = "export_made"
 """Session key of the files made last (a ``_Made``)."""
 GRAPH_KEY = "export_graph_formats"
+CHART_KEY = "export_chart"
 CHART_FORMATS_KEY = "export_chart_formats"
 ZIP_KEY = "export_zip"
 MAKE_KEY = "export_make"
@@ -139,31 +140,33 @@ def _downloads(made: _Made, current: _For) -> None:
         st.caption(" ".join(f":material/info: {plain(n)}" for n in made.files.notes))
 
 
-def files_panel(net: Network, kind: ChartKind, options: GraphOptions) -> None:
-    """The picks, the button, the job's progress and the files made, for the current design.
+def files_panel(net: Network, options: GraphOptions) -> None:
+    """The picks (the chart among them), the button, the job's progress and the files made, for the current design.
 
     Args:
         net: The current network.
-        kind: The chart chosen above.
         options: The Graph view's settings (the graph is drawn as it shows it).
     """
-    chart_formats, why = _chart_formats(kind)
     st.markdown(
         "**Images, pages and the zip** (made on a worker when you press the button; "
         "the graph as the Graph view draws it)"
     )
-    if why:
-        st.caption(f":material/info: {plain(why)}")
-    cols = st.columns([1.2, 1.6, 1.2], vertical_alignment="bottom")
+    cols = st.columns([1.1, 1.0, 1.5, 1.1], vertical_alignment="bottom")
     graph = _formats(GRAPH_KEY, GRAPH_FORMATS, "Graph", cols[0], ["png"])
-    chart = _formats(CHART_FORMATS_KEY, chart_formats, f"Chart: {kind.value}", cols[1], ["png"])
+    kind = ChartKind(
+        cols[1].selectbox("Chart", list(ChartKind), key=CHART_KEY, format_func=lambda k: k.value) or ChartKind.CHANNELS
+    )
+    chart_formats, why = _chart_formats(kind)
+    chart = _formats(CHART_FORMATS_KEY, chart_formats, "Chart files", cols[2], ["png"])
     zipped = bool(
-        cols[2].toggle(
+        cols[3].toggle(
             "Everything as one zip",
             key=ZIP_KEY,
             help="graph, every chart in every format, tables and config (takes a few seconds more)",
         )
     )
+    if why:
+        st.caption(f":material/info: {plain(why)}")
     request = FilesRequest(
         net.config,
         net.input,

@@ -244,10 +244,7 @@ def export_view(net: Network) -> None:
         width="stretch",
         key="dl_config",
     )
-    kind = ChartKind(
-        st.selectbox("Chart", list(ChartKind), key="export_chart", format_func=lambda k: k.value) or ChartKind.CHANNELS
-    )
-    files_panel(net, kind, options)
+    files_panel(net, options)
     model_downloads(net)  # ONNX (made as a job when asked, checked in onnxruntime) and the TikZ figures
     st.divider()
     st.file_uploader(

@@ -1,8 +1,8 @@
-"""The Export view's model downloads in Chromium: the deferred ONNX download made on the click, then its check shown.
+"""The Export view's model downloads in Chromium: the ONNX model made as a job on a button, then downloaded.
 
-AppTest cannot click a deferred download (it has no browser to fetch it), so
-this test serves a page that draws only :func:`densviz.ui.export_model.model_downloads`
-(tests/browser/export_model_app.py) with ``streamlit run`` and clicks it.
+This test serves a page that draws only :func:`densviz.ui.export_model.model_downloads`
+(tests/browser/export_model_app.py) with ``streamlit run``, presses "Make
+densenet.onnx", waits for the job, and clicks the plain download that follows.
 Screenshots: artifacts/export-model-desktop.png and artifacts/export-model-phone.png.
 """
 
@@ -75,13 +75,24 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def test_the_onnx_download_is_made_on_click_and_its_check_shown(url: str, browser: Any, tmp_path: Path) -> None:
+def test_the_onnx_model_is_made_as_a_job_then_downloaded_with_its_check_shown(
+    url: str, browser: Any, tmp_path: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     page.goto(f"{url}/?preset=tiny")
-    button = page.get_by_role("button", name="densenet.onnx")
-    button.wait_for(timeout=60_000)
-    assert page.get_by_text("made and checked against PyTorch when you click").is_visible()
-    with page.expect_download(timeout=180_000) as info:
+    make = page.locator(".st-key-onnx_make button")
+    make.wait_for(timeout=60_000)
+    assert page.get_by_text("made and checked against PyTorch on a worker when you press the button").is_visible()
+    make.click()
+    button = page.locator(".st-key-dl_onnx button")
+    button.wait_for(timeout=180_000)  # the job's place in the queue, then the export and its check
+    caption = page.get_by_text(re.compile(r"densenet\.onnx: onnxruntime vs PyTorch on 2 random images"))
+    caption.wait_for(timeout=60_000)
+    difference = float(re.search(r"logits ([\d.e+-]+)", caption.inner_text()).group(1))  # type: ignore[union-attr]
+    assert difference < 1e-4
+    page.get_by_role("button", name="Rerun").click()  # other runs do not take the file away
+    page.wait_for_timeout(2000)
+    with page.expect_download(timeout=60_000) as info:
         button.click()
     path = tmp_path / "densenet.onnx"
     info.value.save_as(path)
@@ -89,17 +100,13 @@ def test_the_onnx_download_is_made_on_click_and_its_check_shown(url: str, browse
     proto = onnx.load(path)
     names = {n.name for n in proto.graph.node}
     assert "/features/denseblock2/denselayer2/conv1/Conv" in names
-    page.get_by_role("button", name="Rerun").click()
-    caption = page.get_by_text(re.compile(r"densenet\.onnx: onnxruntime vs PyTorch on 2 random images"))
-    caption.wait_for(timeout=60_000)
-    difference = float(re.search(r"logits ([\d.e+-]+)", caption.inner_text()).group(1))  # type: ignore[union-attr]
-    assert difference < 1e-4
     page.screenshot(path=str(ARTIFACTS / "export-model-desktop.png"))
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     phone.goto(f"{url}/?preset=tiny")
     phone.get_by_text("densenet.onnx: onnxruntime vs PyTorch").wait_for(timeout=60_000)  # kept by the server
-    for name in ("densenet.onnx", "overview.tex", "block1.tex"):
-        phone.get_by_role("button", name=name).wait_for(timeout=30_000)
+    phone.locator(".st-key-dl_onnx button").wait_for(timeout=30_000)
+    for name in ("overview.tex", "block1.tex"):
+        phone.get_by_role("button", name=name, exact=True).wait_for(timeout=30_000)
     phone.screenshot(path=str(ARTIFACTS / "export-model-phone.png"), full_page=True)
 
 
