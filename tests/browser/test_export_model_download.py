@@ -80,11 +80,11 @@ def test_the_onnx_model_is_made_as_a_job_then_downloaded_with_its_check_shown(
 ) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     page.goto(f"{url}/?preset=tiny")
-    make = page.locator(".st-key-onnx_make button")
+    make = page.get_by_role("button", name="Make densenet.onnx")
     make.wait_for(timeout=60_000)
     assert page.get_by_text("made and checked against PyTorch on a worker when you press the button").is_visible()
     make.click()
-    button = page.locator(".st-key-dl_onnx button")
+    button = page.locator(".st-key-dl_onnx").get_by_role("button", name=re.compile(r"densenet\.onnx$"))
     button.wait_for(timeout=180_000)  # the job's place in the queue, then the export and its check
     caption = page.get_by_text(re.compile(r"densenet\.onnx: onnxruntime vs PyTorch on 2 random images"))
     caption.wait_for(timeout=60_000)
@@ -104,7 +104,7 @@ def test_the_onnx_model_is_made_as_a_job_then_downloaded_with_its_check_shown(
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     phone.goto(f"{url}/?preset=tiny")
     phone.get_by_text("densenet.onnx: onnxruntime vs PyTorch").wait_for(timeout=60_000)  # kept by the server
-    phone.locator(".st-key-dl_onnx button").wait_for(timeout=30_000)
+    phone.locator(".st-key-dl_onnx").get_by_role("button", name=re.compile(r"densenet\.onnx$")).wait_for(timeout=30_000)
     for name in ("overview.tex", "block1.tex"):
         phone.get_by_role("button", name=name, exact=True).wait_for(timeout=30_000)
     phone.screenshot(path=str(ARTIFACTS / "export-model-phone.png"), full_page=True)
