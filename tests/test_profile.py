@@ -158,3 +158,16 @@ def test_the_charts_draw_the_roofs_and_every_point_under_them() -> None:
     shares = time_share_figure(data)
     assert [t.name for t in shares.data] == ["time share", "MACs share"]
     assert sum(shares.data[0].y) == pytest.approx(1.0) and sum(shares.data[1].y) == pytest.approx(1.0)
+
+
+def test_profile_says_why_the_rows_and_the_end_to_end_time_disagree() -> None:
+    from densviz.cli.profile import spread_warning
+
+    assert spread_warning(1.026, 2, 0.7, 2) is None  # within 10%: nothing to say
+    assert spread_warning(0.95, 1, 9.0, 2) is None
+    busy_threads = spread_warning(1.63, 2, 11.5, 2)
+    assert busy_threads is not None
+    assert "1.63×" in busy_threads and "load average 11.5 on 2 cores" in busy_threads
+    assert "--threads 1" in busy_threads  # the remedy, since two waiting threads are the cause
+    one_thread = spread_warning(0.62, 1, 8.0, 2)
+    assert one_thread is not None and "0.62×" in one_thread and "--threads 1" not in one_thread

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,32 @@ def _print_text(result: Any) -> None:
     print(f"bandwidth     {result.bandwidth_gbs:.1f} GB/s: {result.bandwidth_source}")
 
 
+SPREAD = 0.10
+"""How far the rows' sum may stray from the end-to-end time before the command says why it may have."""
+
+
+def spread_warning(ratio: float, threads: int, load: float, cores: int) -> str | None:
+    """A sentence when the rows' sum and the end-to-end time are more than 10% apart, with the likely reason.
+
+    Args:
+        ratio: The rows' sum over the end-to-end time.
+        threads: The threads the passes ran on.
+        load: The machine's one-minute load average.
+        cores: The machine's cores.
+    """
+    if abs(ratio - 1) <= SPREAD:
+        return None
+    sentence = f"the rows add up to {ratio:.2f}× the end-to-end time, more than {SPREAD:.0%} apart"
+    if threads > 1:
+        return (
+            f"{sentence}: {threads} threads that wait for each other make passes erratic while other work "
+            f"keeps the cores busy (load average {load:.1f} on {cores} cores); --threads 1 gives steadier rows"
+        )
+    return (
+        f"{sentence}: the machine was busy (load average {load:.1f} on {cores} cores); run it again when it is quieter"
+    )
+
+
 def command(args: argparse.Namespace) -> int:
     """Run ``densviz profile``; return its exit status."""
     import torch
@@ -97,6 +124,9 @@ def command(args: argparse.Namespace) -> int:
         trace=trace is not None,
     )
     result = profile_forward(model, plan, random_input(plan.input, parsed.config.in_channels), options, say)
+    warning = spread_warning(result.ratio, result.threads, os.getloadavg()[0], os.cpu_count() or 1)
+    if warning is not None:
+        say(warning)
     if trace is not None and result.trace is not None:
         write_atomic(trace, result.trace)
         say(f"wrote the trace to {trace}")
