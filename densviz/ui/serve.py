@@ -4,7 +4,8 @@ Streamlit's own server, started in this process through ``st.App`` (its
 public way to run a script with ASGI middleware), with the settings of
 ``.streamlit/config.toml`` and ``make run`` given in code, so that they hold
 from any working folder, and with :mod:`densviz.ui.server_hooks` around it:
-security headers on every response and the upload gate.
+security headers on every response, the upload gate, and Streamlit's own
+files gzipped.
 """
 
 from __future__ import annotations
@@ -89,13 +90,17 @@ def _from_environment() -> dict[str, Any]:
     return out
 
 
-def serve(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path = APP_SCRIPT) -> None:
+def serve(
+    address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path = APP_SCRIPT, *, compress_static: bool = True
+) -> None:
     """Serve the page until interrupted (Ctrl-C or SIGTERM).
 
     Args:
         address: The address to listen on (checked by the caller).
         port: The port (checked by the caller).
         script: The Streamlit script: the page (tests serve smaller ones with the same hooks).
+        compress_static: Send Streamlit's own files gzipped to browsers that take it
+            (:class:`~densviz.ui.server_hooks.StaticGzip`); off only to measure what it changes.
     """
     # One torch thread per request: a server's cores are shared by its users. Set before
     # torch is imported (the page imports it); a value the user set is kept.
@@ -104,16 +109,15 @@ def serve(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, script: Path
     import streamlit as st
     from starlette.middleware import Middleware
 
-    from densviz.ui.server_hooks import SecurityHeaders, UploadGate
+    from densviz.ui.server_hooks import SecurityHeaders, StaticGzip, UploadGate
 
     options = {**STREAMLIT_OPTIONS, **_from_environment(), "server.address": address, "server.port": port}
     # Streamlit puts the folder of sys.argv[0] first on sys.path: let it be the script's own.
     sys.argv = [str(script)]
-    app = st.App(
-        str(script),
-        middleware=[Middleware(SecurityHeaders), Middleware(UploadGate)],  # the first wraps the second
-        lifespan=_lifespan,
-    )
+    middleware = [Middleware(SecurityHeaders), Middleware(UploadGate)]  # the first wraps the next
+    if compress_static:
+        middleware.append(Middleware(StaticGzip))  # innermost: it sees Streamlit's own response
+    app = st.App(str(script), middleware=middleware, lifespan=_lifespan)
     # Ctrl-C: uvicorn has shut the server down and asyncio passes the interrupt on; it ends here, not in a traceback.
     with contextlib.suppress(KeyboardInterrupt):
         app.run(config=options)
