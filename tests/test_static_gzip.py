@@ -3,15 +3,17 @@
 Over HTTP against the real ``densviz app``: the gzipped body is the file,
 byte for byte; the security headers stay; a client without gzip, a range, a
 conditional request and the page itself are answered as before. Against the
-middleware itself: a file is compressed once however often it is asked for,
-and made-up paths under ``/static/`` (Streamlit answers each with its
-index.html) do not make it keep more.
+middleware itself: a file is compressed once however often and however its
+path is spelled, two files that share an ETag are kept apart, and made-up
+paths under ``/static/`` (Streamlit answers each with its index.html) keep
+nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import posixpath
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -78,19 +80,20 @@ def test_a_woff2_font_is_sent_as_it_is(app: str) -> None:
 
 
 class _Files:
-    """Streamlit's static handler as the middleware sees it: one file, and index.html for any other path."""
+    """Streamlit's static handler as the middleware sees it: two files of one size (so one ETag: Streamlit's is
+    the file's time and size), and index.html for any other path."""
 
     def __init__(self) -> None:
-        self.bodies = {"/static/js/app.js": (b"const a = 1;\n" * 4000, b'"js1"')}
+        self.bodies = {
+            "/static/js/a.js": (b"const a = 1;\n" * 4000, b'"same"'),
+            "/static/js/b.js": (b"const b = 2;\n" * 4000, b'"same"'),
+        }
         self.fallback = (b"<!doctype html><html>" + b"x" * 5000 + b"</html>", b'"index"')
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body, etag = self.bodies.get(scope["path"], self.fallback)
-        kind = (
-            b"application/javascript"
-            if scope["path"].endswith(".js") and scope["path"] in self.bodies
-            else b"text/html"
-        )
+        path = posixpath.normpath(scope["path"])
+        body, etag = self.bodies.get(path, self.fallback)
+        kind = b"application/javascript" if path in self.bodies else b"text/html"
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind), (b"etag", etag)]}
         )
@@ -108,27 +111,40 @@ def _get(app: Any, path: str) -> tuple[dict[bytes, bytes], bytes]:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"accept-encoding", b"gzip")]}
-    asyncio.run(app(scope, receive, send))
-    return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+    async def one() -> None:
+        scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"accept-encoding", b"gzip")]}
+        await app(scope, receive, send)
+
+    asyncio.run(one())
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert len(starts) == 1
+    return dict(starts[0]["headers"]), b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
-def test_each_content_is_compressed_once_and_made_up_paths_add_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
+def test_each_file_is_compressed_once_and_made_up_paths_keep_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
     real = gzip.compress
 
     def counting(data: bytes, *args: Any, **kwargs: Any) -> bytes:
-        calls.append(len(data))
+        calls.append(data)
         return real(data, *args, **kwargs)
 
     monkeypatch.setattr(gzip, "compress", counting)
     files = _Files()
     middleware = StaticGzip(files)
-    for _ in range(3):
-        headers, body = _get(middleware, "/static/js/app.js")
-        assert headers[b"content-encoding"] == b"gzip"
-        assert gzip.decompress(body) == files.bodies["/static/js/app.js"][0]
-    for i in range(50):
-        _, body = _get(middleware, f"/static/js/made-up-{i}.js")
-        assert gzip.decompress(body) == files.fallback[0]
-    assert calls == [len(files.bodies["/static/js/app.js"][0]), len(files.fallback[0])]
+    a, b = files.bodies["/static/js/a.js"][0], files.bodies["/static/js/b.js"][0]
+    for path, want in (
+        ("/static/js/a.js", a),
+        ("/static/js/b.js", b),  # the same ETag as a.js, another file
+        ("/static/js/a.js", a),
+        ("/static/js/./a.js", a),  # another spelling of a.js's path
+        ("/static//js/b.js", b),
+    ):
+        headers, body = _get(middleware, path)
+        assert headers[b"content-encoding"] == b"gzip", path
+        assert gzip.decompress(body) == want, path
+        assert int(headers[b"content-length"]) == len(body)
+    for i in range(50):  # Streamlit answers its index.html: sent as it is, nothing kept
+        headers, body = _get(middleware, f"/static/js/made-up-{i}.js")
+        assert b"content-encoding" not in headers and body == files.fallback[0]
+    assert calls == [a, b]

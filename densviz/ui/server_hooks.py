@@ -25,6 +25,7 @@ import asyncio
 import base64
 import gzip
 import hashlib
+import posixpath
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import cache
@@ -233,34 +234,37 @@ async def _refuse(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_COMPRESSIBLE = (b"javascript", b"text/", b"json", b"svg", b"wasm", b"font/ttf", b"font/otf")
+_COMPRESSIBLE = (b"javascript", b"text/css", b"text/plain", b"json", b"svg", b"wasm", b"font/ttf", b"font/otf")
 _GZIP_LEVEL = 9  # once per file, so the smallest: the files are sent far more often than compressed
-_MAX_KEPT = 2048  # compressed contents kept; Streamlit 1.67 ships about 400 files under /static/
+_MAX_KEPT = 2048  # files kept compressed; Streamlit 1.67 ships about 370 under /static/
 
 
 class StaticGzip:
     """ASGI middleware: Streamlit's own files (``/static/…``) gzipped, to a browser that accepts gzip.
 
     Streamlit serves them as they lie on disk (7.4 MiB; a new visitor's first
-    screen fetches 3.1 MiB of them, about 1.3 MiB gzipped). Their names carry
-    their content's hash and Streamlit marks them immutable, so each is
-    compressed once, in a worker thread (the event loop carries every
-    session's messages), and the result kept, by path and ETag, for the
-    server's life: after that a request costs a dictionary look-up. Kept by
-    content, so at most the files of the installed Streamlit (2.5 MiB if all
-    were asked for), and never more than :data:`_MAX_KEPT` of them.
+    screen fetches 3.1 MiB of them, about 1.3 MiB gzipped) and leaves them out
+    of its own gzip middleware because that one compresses again on every
+    request. Here each is compressed once, in a worker thread (the event loop
+    carries every session's messages), and kept for the server's life by its
+    path and ETag (Streamlit's ETag is the file's time and size, the same for
+    two files of one size, so the path is part of the key): after that a
+    request costs a dictionary look-up and its file's bytes are not held.
+    Only real files are kept (a made-up path under ``/static/`` answers
+    index.html, which passes through), so at most the installed Streamlit's
+    (2.5 MiB if all were asked for), and never more than :data:`_MAX_KEPT`.
 
-    Only a complete ``200`` of a compressible type is touched; a range, a
-    ``304``, a file already encoded (woff2 fonts, images) or a client without
-    gzip passes through as it came.
+    Only a complete ``200`` of a compressible type is touched; HTML, a range,
+    a ``304``, a file already encoded (woff2 fonts, images), a response without
+    an ETag and a client without gzip pass through as they came.
     """
 
     def __init__(self, app: ASGIApp):
         self.app = app
-        self._done: dict[bytes, asyncio.Future[bytes]] = {}
+        self._kept: dict[tuple[str, bytes], asyncio.Future[bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; gzip the response's body when it is one of Streamlit's static files."""
+        """Pass the request on; answer with the gzipped file when the response is one of Streamlit's files."""
         if (
             scope["type"] != "http"
             or scope.get("method") != "GET"  # a HEAD's empty body must never be kept as the file's
@@ -270,45 +274,56 @@ class StaticGzip:
         ):
             await self.app(scope, receive, send)
             return
-        start: Message | None = None
+        path = posixpath.normpath(scope["path"])  # one key per file, however a client spells its path
+        start: Message | None = None  # held while the file's bytes come in to be compressed
+        answered = False  # sent from what is kept: the app's own bytes are dropped
         chunks: list[bytes] = []
 
-        async def hold(message: Message) -> None:
-            nonlocal start
+        async def intercept(message: Message) -> None:
+            nonlocal start, answered
+            if answered:
+                return
             if message["type"] == "http.response.start":
-                start = message
-                if not _worth_compressing(message):
-                    start = None
+                etag = _header(message.get("headers", []), b"etag")
+                if etag is None or not _worth_compressing(message):
                     await send(message)  # not ours: passed through as it comes
+                    return
+                kept = self._kept.get((path, etag))
+                if kept is not None and kept.done() and kept.exception() is None:
+                    answered = True
+                    await _send_packed(send, message, kept.result())
+                else:
+                    start = message
             elif message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    await self._send_gzipped(scope, start, b"".join(chunks), send)
+                    await self._compress_and_send(send, start, path, b"".join(chunks))
             else:
                 await send(message)
 
-        await self.app(scope, receive, hold)
+        await self.app(scope, receive, intercept)
 
-    async def _send_gzipped(self, scope: Scope, start: Message, body: bytes, send: Send) -> None:
-        headers = [
-            (k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"accept-ranges")
-        ]
-        # By content, not by path: any path under /static/ that is no file answers the same index.html,
-        # which must be kept once, not once per path a client makes up.
-        key = _header(headers, b"etag") or hashlib.blake2b(body, digest_size=16).digest()
-        job = self._done.get(key)
+    async def _compress_and_send(self, send: Send, start: Message, path: str, body: bytes) -> None:
+        key = (path, _header(start.get("headers", []), b"etag") or b"")
+        job = self._kept.get(key)
         if job is None:
-            if len(self._done) >= _MAX_KEPT:  # more contents than Streamlit has files: send it as it is
+            if len(self._kept) >= _MAX_KEPT:  # more than Streamlit has files: send it as it is
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
-            job = self._done[key] = asyncio.ensure_future(asyncio.to_thread(gzip.compress, body, _GZIP_LEVEL, mtime=0))
-        packed = await job
-        headers += [(b"content-encoding", b"gzip"), (b"content-length", str(len(packed)).encode())]
-        if _header(headers, b"vary") is None:
-            headers.append((b"vary", b"Accept-Encoding"))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": packed})
+            job = self._kept[key] = asyncio.ensure_future(asyncio.to_thread(gzip.compress, body, _GZIP_LEVEL, mtime=0))
+        await _send_packed(send, start, await job)
+
+
+async def _send_packed(send: Send, start: Message, packed: bytes) -> None:
+    """The response ``start`` began, with the gzipped ``packed`` as its body."""
+    drop = (b"content-length", b"accept-ranges")  # a byte range of the gzip is not one of the file
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in drop]
+    headers += [(b"content-encoding", b"gzip"), (b"content-length", str(len(packed)).encode())]
+    if _header(headers, b"vary") is None:
+        headers.append((b"vary", b"Accept-Encoding"))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": packed})
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -324,7 +339,7 @@ def _accepts_gzip(scope: Scope) -> bool:
 
 
 def _worth_compressing(start: Message) -> bool:
-    """A plain ``200`` of a text-like type, not already encoded."""
+    """A plain ``200`` of a text-like type other than HTML, not already encoded."""
     headers = start.get("headers", [])
     kind = (_header(headers, b"content-type") or b"").lower()
     return (
