@@ -73,7 +73,15 @@ def made(at: AppTest) -> dict[str, bytes]:
     return {f.name: f.data for f in kept.files.files}
 
 
-def test_one_button_makes_the_files_on_a_worker_and_offers_plain_downloads() -> None:
+def not_here(*_args: Any, **_kwargs: Any) -> Any:
+    raise AssertionError("a chart image was made in the page's process")
+
+
+def test_one_button_makes_the_files_on_a_worker_and_offers_plain_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import densviz.export.files
+
+    for module in (images, densviz.export.files):  # the workers' own copies are untouched: they are other processes
+        monkeypatch.setattr(module, "chart_images", not_here)
     at = choose(export(k=9), graph=["png"], chart=["svg"])
     assert "graph-dense.png" not in downloads(at)  # nothing is offered before the button is pressed
     assert not at.error
@@ -86,7 +94,6 @@ def test_one_button_makes_the_files_on_a_worker_and_offers_plain_downloads() -> 
     assert list(files) == ["graph-dense.png", "chart-channels.svg"]
     assert files["graph-dense.png"].startswith(b"\x89PNG\r\n\x1a\n")
     assert "adds k = 9;" in files["chart-channels.svg"].decode()  # the design on the page (k = 9), not the preset's
-    assert images._browser is None  # the chart image was made by a worker's Chromium, not in this process
     at.run()  # a rerun offers the same files at the same address: nothing is made on request
     assert downloads(at)["chart-channels.svg"].url == offered["chart-channels.svg"].url
 
