@@ -103,10 +103,13 @@ def _note_offsets(ax: Axes, variant: Variant, notes: list[tuple[int, int, str]])
         dx = min(max(0.0, left - (x_px - width / 2)), right - (x_px + width / 2))
         rise = float(_NOTE_RISE_PX)
         x0, x1 = x_px + dx - width / 2, x_px + dx + width / 2
-        for b_left, b_bottom, b_right, b_top in placed:
-            beside = x0 < b_right + 4 and b_left - 4 < x1
-            if beside and y_px + rise < b_top + 4 and y_px + rise + height > b_bottom - 4:
-                rise = b_top + 4 - y_px
+        moved = True
+        while moved:  # raised over one note, it may meet another: again until it meets none
+            moved = False
+            for b_left, b_bottom, b_right, b_top in placed:
+                beside = x0 < b_right + 4 and b_left - 4 < x1
+                if beside and y_px + rise < b_top + 4 and y_px + rise + height > b_bottom - 4:
+                    rise, moved = b_top + 4 - y_px, True
         placed.append((x0, y_px + rise, x1, y_px + rise + height))
         out.append((dx, rise))
     return out
