@@ -97,6 +97,10 @@ def test_zip_holds_what_was_asked(tmp_path: Path) -> None:
     assert [p.name for p in result.files] == ["tiny.zip"]
     with zipfile.ZipFile(tmp_path / "tiny.zip") as zf:
         names = set(zf.namelist())
+        stored = [i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_DEFLATED]
+        svg = zf.getinfo("tiny/graph-dense.svg")
+    assert stored == []  # every member deflated: text files shrink several times
+    assert svg.compress_size < svg.file_size / 2
     assert {
         "tiny/graph-dense.svg",
         "tiny/graph-dense.png",

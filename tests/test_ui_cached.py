@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import densviz.ui.cached as cached
 from densviz.core.config import PRESETS, InputSpec
@@ -69,10 +71,16 @@ def test_graph_downloads_follow_the_graph_views_settings() -> None:
 
     cfg, spec = PRESETS["tiny"].config, PRESETS["tiny"].input
 
-    def page(show_cost: bool) -> str:
+    def page(show_cost: bool) -> str:  # what the Export view's files job asks of the exporter
+        from densviz.core.plan import make_plan
+        from densviz.export import export
+
         options = GraphOptions(show_cost=show_cost)
-        files = cached.export_files(cfg, spec, ExportFormat.HTML, options, graph=True, charts=())
-        return files["graph-dense.html"].decode()
+        with tempfile.TemporaryDirectory() as tmp:
+            result = export(
+                make_plan(cfg, spec), tmp, [ExportFormat.HTML], graph_options=options, graph=True, charts=[]
+            )
+            return next(Path(p) for p in result.files if Path(p).name == "graph-dense.html").read_text()
 
     plain, costed = page(False), page(True)
     conv0 = ">432 params"  # a label on the node (its tooltip has it always); 3×3 conv, 3 → 16: 3·16·9 weights

@@ -136,7 +136,9 @@ def _write(out: Path, payload: dict[str, bytes], name: str, want_zip: bool, zip_
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for filename, data in payload.items():
-                zf.writestr(zipfile.ZipInfo(f"{name}/{filename}", date_time=(2017, 7, 21, 0, 0, 0)), data)
+                # A ZipInfo's own type (stored) would win over the archive's: deflate is asked for here.
+                info = zipfile.ZipInfo(f"{name}/{filename}", date_time=(2017, 7, 21, 0, 0, 0))
+                zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
         path = out / f"{name}.zip"
         write_atomic(path, buf.getvalue())
         written.append(path)

@@ -7,7 +7,7 @@ before it sends it). ``st.cache_data`` would hand each caller its own copy by
 unpickling, and a plotly figure unpickles through its validators: 8–10 ms a
 chart and a quarter of a second for the Design space view's, on every rerun,
 which was the largest share of the server's CPU under many sessions
-(``benchmarks/ws_load.py``). Files made for downloads keep ``st.cache_data``.
+(``benchmarks/ws_load.py``). Torchinfo's text keeps ``st.cache_data``.
 The check against PyTorch runs in a background thread
 (:class:`VerifyService`, one per process through ``st.cache_resource``), so
 that a slider move never waits for torch.
@@ -32,7 +32,6 @@ from densviz.draw.charts import ChartKind, adjacency_figure, make_chart, volume_
 from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import Drawing, GraphFormat, draw
-from densviz.export import ExportFormat, export
 from densviz.nn.check import VerifyOutcome, check_plan, start_check_worker
 
 BUDGET_BYTES = DEFAULT_BUDGET_BYTES
@@ -102,37 +101,6 @@ def drawing_for(
     if not isinstance(options, GraphOptions):
         options = GraphOptions(options, block, direction, show_cost, max_full_layers)
     return _drawing(cfg, spec, options)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def export_files(
-    cfg: DenseNetConfig,
-    spec: InputSpec,
-    fmt: ExportFormat,
-    options: GraphOptions,
-    *,
-    graph: bool,
-    charts: tuple[ChartKind, ...],
-) -> dict[str, bytes]:
-    """Files of one export format, by file name (made when a download is clicked).
-
-    Args:
-        cfg: The architecture.
-        spec: The input.
-        fmt: The format.
-        options: The Graph view's settings (detail, block, direction,
-            parameters and MACs on the nodes, the longest block drawn in full),
-            so that the graph is drawn as the SVG the page shows.
-        graph: Whether to draw the graph.
-        charts: Which charts.
-    """
-    import tempfile
-    from pathlib import Path
-
-    plan = checked_plan(cfg, spec, BUDGET_BYTES)  # not plan_for: this runs in a download thread
-    with tempfile.TemporaryDirectory(prefix="densviz-export-") as tmp:
-        result = export(plan, tmp, [fmt], graph_options=options, graph=graph, charts=list(charts))
-        return {Path(p).name: Path(p).read_bytes() for p in result.files}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

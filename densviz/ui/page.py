@@ -180,8 +180,7 @@ def _verify_badge(cfg: DenseNetConfig, spec: InputSpec) -> Callable[[], None] | 
     check (at most a minute) and puts the mark in its place. The page is on
     screen meanwhile, and any click interrupts the wait with its own rerun.
     Polling with a ``run_every`` fragment instead ended with a rerun of the
-    page that could swallow a click made at that moment and drop the files of
-    deferred downloads.
+    page that could swallow a click made at that moment.
     """
     owner = st.session_state.setdefault(Key.SESSION_ID.value, uuid.uuid4().hex)
     job = cached.verify_service().request(cfg, spec, owner)
