@@ -343,3 +343,16 @@ def test_the_engine_settings_come_from_the_environment() -> None:
         engine_settings({"DENSVIZ_JOB_QUEUE": "0"})
     with pytest.raises(ConfigError, match="DENSVIZ_RAY_ADDRESS must be local, auto or a ray://host:port address"):
         engine_settings({"DENSVIZ_RAY_ADDRESS": "http://head:8265"})
+
+
+def test_training_never_takes_the_last_free_worker(engine: Engine) -> None:
+    # the engine has two workers: one training run at a time, the other worker is for short jobs
+    first = engine.submit(session(), "train", hold, 600.0)
+    running(first)
+    second = engine.submit(session(), "train", hold, 600.0)
+    short = engine.submit(session(), "forward", hold, 0.0)  # behind the second training run, yet it goes first
+    assert short.wait(WAIT_S) and short.result() == "held"
+    assert second.state() is JobState.QUEUED  # a worker was free, and kept free
+    first.stop()
+    assert first.wait(30)
+    running(second)  # the training worker is free again: the next training run takes it

@@ -32,6 +32,10 @@ Policy, the same on every backend:
   one, gets no such time: nobody will read its result.
 - A job's time limit counts from its start on a worker; at the limit it is
   stopped the same way.
+- **Long jobs leave a worker free.** Training runs (:data:`LONG_KINDS`: minutes
+  each) take at most all the workers but one, so that a forward pass or the
+  Export view's files (seconds) never wait behind a class's training runs.
+  On an engine with one worker they take it, as any job would.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ from densviz.jobs.job import (
 __all__ = ["DEFAULT_TIME_LIMIT_S", "SESSION_CHECK_S", "STOP_GRACE_S", "WRAP_UP_S", "Engine", "QueueFullError"]
 
 _LOG = logging.getLogger(__name__)
+
+LONG_KINDS = frozenset({"train"})
+"""Kinds of job that run for minutes: they never take the last free worker (see :meth:`Engine._dispatch`)."""
 
 STOP_GRACE_S = 0.7
 """Seconds a job has to see Stop (or end) before its worker is killed (the kill and reaping fit in the rest of the second)."""
@@ -330,14 +337,24 @@ class Engine(ABC):
                 self._stop(job, StopReason.TIME_LIMIT)
 
     def _dispatch(self) -> None:
-        """Lock held: start queued jobs, first come first, on free workers (one running job per session)."""
+        """Lock held: start queued jobs, first come first, on free workers (one running job per session).
+
+        A long job starts only while it leaves a worker for the short ones
+        (see :data:`LONG_KINDS`); the short jobs behind it go first.
+        """
         free = self._free_slots()
+        capacity = free + len(self._running)
+        long_running = sum(1 for j in self._running if j.kind in LONG_KINDS)
         busy = {j.session_id for j in self._running}
         for job in list(self._queue):
             if free <= 0:
                 return
             if job.session_id in busy:
                 continue  # its session's other job runs: it waits, and later sessions' jobs go first
+            long = job.kind in LONG_KINDS
+            if long and capacity > 1 and long_running + 1 > capacity - 1:
+                continue  # the last free worker is kept for short jobs
+            long_running += long
             self._queue.remove(job)
             try:
                 self._launch(job)

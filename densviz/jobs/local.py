@@ -45,15 +45,21 @@ _LOG = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
-    """The pool's default size: one worker per core but one, which the server keeps; at least one."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """The pool's default size: one worker per core but one, which the server keeps; at least two.
+
+    Two even on one or two cores: a training run takes one worker, and the
+    other stays free for forward passes and files (training never takes the
+    last free worker). The workers run at a lower priority than the server,
+    so the page's reruns still come first.
+    """
+    return max(2, (os.cpu_count() or 1) - 1)
 
 
 def _context() -> Any:
     """The ``forkserver`` context, preloading torch and the job functions (``spawn`` where there is none)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["densviz.jobs.work", "densviz.jobs.files"])
+        ctx.set_forkserver_preload(["densviz.jobs.work", "densviz.jobs.files", "densviz.jobs.analysis"])
         return ctx
     return multiprocessing.get_context("spawn")
 
