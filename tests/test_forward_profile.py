@@ -1,12 +1,15 @@
 """The Forward pass view's Profile panel, through Streamlit's AppTest, with the real model and profiler.
 
 The panel is called from a small script (``AppTest.from_function``) with the
-view's control keys set, as the Forward pass view sets them.
+view's control keys set, as the Forward pass view sets them. The profile and the
+fastest settings run as jobs on the process's local pool (real workers).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +22,23 @@ TINY = PRESETS["tiny"].config
 
 
 pytestmark = pytest.mark.usefixtures("quick_roofs")  # tests/conftest.py: a small bandwidth copy, a one-kernel peak
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _workers_started() -> Iterator[None]:
+    """The pool's workers are up before a script of ``AppTest.from_function`` runs.
+
+    multiprocessing imports the parent's main file into each new worker, and
+    while such a script runs it is the main file (unguarded, unlike app.py): a
+    worker started then would fail to start.
+    """
+    from densviz import jobs
+
+    pool = jobs.engine()
+    deadline = time.monotonic() + 120
+    while getattr(pool, "ready_workers", lambda: pool.workers)() < pool.workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield
 
 
 def _script() -> None:

@@ -7,9 +7,11 @@ any change on the page, Streamlit's own Stop or the end of the session, leaves
 the script, and the job is stopped then (between two passes, or with its
 worker). The next rerun says how far the run got; its timings are discarded.
 
-The network is rebuilt in the session from the weights the job sends back, for
-the feature-map explorer and CAM; the weights file is made from it when the user
-asks for it, then offered as a plain download. What is shown carries the
+The server holds no network: the session keeps the weights the job sends back
+(safetensors bytes naming the run's classes), and the feature-map explorer and
+CAM send them with the run's first image to jobs of their own
+(:mod:`densviz.jobs.analysis`); the weights file is offered when the user asks
+for it, as a plain download of those bytes. What is shown carries the
 settings that produced it (device, precision, layout, batch, input, weights);
 results of other settings are marked as an earlier run's, and those of another
 network are not shown. An uploaded image is read through the upload guard
@@ -32,7 +34,7 @@ from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
 from densviz.core.errors import SurroundingsError
 from densviz.core.settings import SETTINGS
 from densviz.jobs import FailureKind, Job
-from densviz.jobs.work import ForwardProgress, ForwardRequest, ForwardRun, model_of
+from densviz.jobs.work import ForwardProgress, ForwardRequest, ForwardRun
 from densviz.jobs.work import forward as forward_job
 from densviz.run import (
     MAX_IMAGE_BYTES,
@@ -43,7 +45,6 @@ from densviz.run import (
     WeightsError,
     available_devices,
     precision_note,
-    save_weights,
     supported_precisions,
 )
 from densviz.ui import job_watch, uploads
@@ -291,7 +292,7 @@ def _run(net: Network, options: RunOptions, batch: int, source: str, key: _RunKe
     st.session_state["forward"] = {
         "key": key,
         "result": run.result,
-        "model": model_of(net.config, run),  # the explorer's and CAM's network, rebuilt here from the run's weights
+        "weights": run.weights,  # the explorer's and CAM's jobs rebuild the network from them on a worker
         "input": run.input,
         "labels": run.labels,
         "photo": source in _PHOTOS and net.config.in_channels == 3,  # normalised with ImageNet's mean and std
@@ -382,9 +383,9 @@ def _shown(net: Network, current: _RunKey) -> None:
 
 
 def _weights_download(state: dict[str, Any], result: RunResult) -> None:
-    """The run's weights as a plain download, made from the session's model when first asked for.
+    """The run's weights as a plain download, offered when first asked for.
 
-    Made on a click, not on every rerun: a DenseNet-121's file is 32 MB, and a
+    Offered on a click, not on every rerun: a DenseNet-121's file is 32 MB, and a
     download button's bytes are hashed at each rerun that shows it. A plain
     download keeps its address while shown (a file made on request would be
     dropped by Streamlit after another session's second rerun).
@@ -398,7 +399,7 @@ def _weights_download(state: dict[str, Any], result: RunResult) -> None:
             help="makes the file of the weights this run used, then offers it for download",
         ):
             return
-        data = state["weights_file"] = save_weights(state["model"], classes=result.classes)
+        data = state["weights_file"] = state["weights"]  # the job saved them naming the run's classes
     st.download_button(
         "Download these weights (.safetensors)",
         data=data,

@@ -8,9 +8,11 @@ a laptop shows them side by side and a phone two by two. Under each panel a
 button opens that module in the Graph view.
 
 The maps come from :func:`densviz.run.cam.cam_rows` (Captum; both methods from
-one forward and one backward pass), on the session's own model and input of
-the run shown, and are kept with that run per target, so switching the method
-or coming back to a target costs nothing. A row is refused before it starts
+one forward and one backward pass), computed by a job on a worker
+(:func:`densviz.jobs.analysis.cam`, with the run's weights and first image; the
+server holds no network), with its place in the queue, progress and Stop; they
+are kept with that run per target, so switching the method or coming back to a
+target costs nothing. A row stopped waits for its button. A row is refused before it starts
 when its pass would break the memory budget, and waits for a button when the
 run's measured pass says it would take more than a few seconds (a row costs
 under three forward passes of one image).
@@ -24,10 +26,14 @@ import numpy as np
 import streamlit as st
 
 from densviz.core.config import ConfigError
+from densviz.core.errors import SurroundingsError
 from densviz.draw.cam import enlarge, overlay
+from densviz.jobs.analysis import AnalysisProgress, CamRequest
+from densviz.jobs.analysis import cam as cam_job
 from densviz.run import RunResult
-from densviz.run.cam import CamMethod, CamRow, cam_rows, check_cam_memory, input_picture
+from densviz.run.cam import CamMethod, CamRow, check_cam_memory, input_picture
 from densviz.run.inputs import IMAGENET_MEAN, IMAGENET_STD
+from densviz.ui import job_watch
 from densviz.ui.forward_links import open_in_graph
 from densviz.ui.session import Network
 from densviz.ui.text import plain
@@ -38,6 +44,8 @@ CAM_METHOD_KEY = "forward_cam_method"
 CAM_TARGET_KEY = "forward_cam_target"
 _PREDICTED = -1  # the target selectbox's "the predicted class"
 _ASK_ABOVE_S = 3.0  # a row expected to take longer than this waits for a button press
+_STOP_KEY = "forward_cam_stop"
+_TIME_LIMIT_S = 600.0  # a row costs under three passes of one image; this is the backstop
 _ROW_PX = 960  # the tiles' row on a laptop (the main column at 1440 px with the sidebar open)
 _TILE_GAP_PX = 8  # Streamlit's "xsmall" gap
 
@@ -88,22 +96,75 @@ def _method() -> CamMethod:
     return CamMethod(chosen or CamMethod.GRADCAM.value)
 
 
+class _NoMapsError(Exception):
+    """The CAM job gave no row: its sentence (a refused target, a full queue, a stop) is the message."""
+
+
+def _cam_job(net: Network, state: dict[str, Any], result: RunResult, target: int | None) -> dict[CamMethod, CamRow]:
+    """Both methods' rows for ``target``, made by a job on a worker from the run's weights and first image.
+
+    Raises:
+        _NoMapsError: the job gave none (its sentence).
+    """
+    request = CamRequest(
+        net.config,
+        state["weights"],
+        state["input"],
+        target=target,
+        classes=tuple(result.classes) if result.classes else None,
+        device=result.device,
+    )
+    left, right = st.columns([1, 6], vertical_alignment="center")
+    stop_slot, bar = left.empty(), right.empty()
+    stop_slot.button("Stop", key=_STOP_KEY, icon=":material/stop:", help="stops the maps; nothing is kept")
+    try:
+        job = job_watch.submit("cam", cam_job, request, time_limit_s=_TIME_LIMIT_S)
+    except (ConfigError, SurroundingsError) as err:  # a full queue, the engine's settings
+        raise _NoMapsError(str(err)[:1].upper() + str(err)[1:]) from err
+    job_watch.follow(job, bar, _described, what="job")
+    stop_slot.empty()
+    bar.empty()
+    rows = job.result()
+    if not isinstance(rows, dict):
+        raise _NoMapsError(job_watch.failure_sentence(job))
+    return rows
+
+
+def _described(record: Any) -> tuple[float, str]:
+    """The bar's fraction and words for the CAM job's latest record."""
+    if isinstance(record, AnalysisProgress):
+        return (record.done / max(record.total, 1), record.step[:1].upper() + record.step[1:])
+    return (0.0, "Starting…")
+
+
 def _rows(net: Network, state: dict[str, Any], result: RunResult, target: int | None) -> dict[CamMethod, CamRow] | None:
-    """The run's rows for ``target`` (both methods), computed once; ``None`` while a slow row waits for its button."""
+    """The run's rows for ``target`` (both methods), computed once; ``None`` while a row waits for its button.
+
+    A slow row waits for its button; so does one whose job was stopped (Stop reruns the page, and the row
+    would otherwise start again at once).
+    """
     kept: dict[int | None, dict[CamMethod, CamRow]] = state.setdefault("cam", {})
     if target in kept:
         return kept[target]
     x = state["input"]  # (1, C, H, W)
     check_cam_memory(net.config, (int(x.shape[2]), int(x.shape[3])))
+    stopped: set[int | None] = state.setdefault("cam_stopped", set())
+    if st.session_state.get(_STOP_KEY):  # this rerun is Stop's
+        stopped.add(target)
     expected_s = 3 * result.median_ms / max(result.batch, 1) / 1000  # under three passes of one image
     if expected_s > _ASK_ABOVE_S and not st.button(
         f"Compute the maps (about {expected_s:.0f} s)", key="forward_cam_go", icon=":material/visibility:"
     ):
         return None
+    if (
+        expected_s <= _ASK_ABOVE_S
+        and target in stopped
+        and not st.button("Compute the maps", key="forward_cam_go", icon=":material/visibility:")
+    ):
+        return None
     with st.spinner("Computing the maps (one forward and one backward pass)…"):
-        kept[target] = cam_rows(
-            state["model"], x, methods=tuple(CamMethod), target=target, classes=result.classes, device=result.device
-        )
+        kept[target] = _cam_job(net, state, result, target)
+    stopped.discard(target)
     return kept[target]
 
 
@@ -152,6 +213,9 @@ def cam_section(net: Network, state: dict[str, Any], result: RunResult) -> None:
         rows = _rows(net, state, result, target)
     except ConfigError as err:
         st.error(plain(err))
+        return
+    except _NoMapsError as err:
+        st.error(plain(str(err)))
         return
     if rows is None:
         return

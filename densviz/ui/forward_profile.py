@@ -14,31 +14,36 @@ Below, "Fastest settings on this device" (``densviz.run.fastest``) measures
 the candidate settings for this design side by side, compiling one of them;
 it is behind a button too.
 
-While a profile runs, a Stop button and a progress bar show; the bar moving
-is where Streamlit stops the script (Stop, any change on the page, the
-session's end), so the run ends after the pass in flight.
+Both run as jobs on a worker (:mod:`densviz.jobs.analysis`: the local pool, or
+Ray), never in the server's process. While one runs, a Stop button and a
+progress bar show (its place in the queue, then its passes); Stop, any change
+on the page or the session's end leaves the script, and the job ends after
+the pass in flight (or with its worker, within a second).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 import torch
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from densviz.core.config import ConfigError, DenseNetConfig, InputSpec
+from densviz.core.errors import SurroundingsError
 from densviz.core.settings import SETTINGS
 from densviz.core.units import format_bytes
 from densviz.draw.charts.roofline import roofline_figure, time_share_figure
-from densviz.run import Precision, RunOptions, build_for_run, random_input
+from densviz.jobs import FailureKind, Job
+from densviz.jobs.analysis import AnalysisProgress, FastestRequest, ProfileRequest
+from densviz.jobs.analysis import fastest as fastest_job
+from densviz.jobs.analysis import profile as profile_job
+from densviz.run import Precision, RunOptions
 from densviz.run.compiled import CompileError
-from densviz.run.fastest import FastestOptions, FastestResult, find_fastest
-from densviz.run.limit import RunStoppedError
-from densviz.run.profile import ProfileOptions, ProfileResult, profile_forward
+from densviz.run.fastest_result import FastestOptions, FastestResult
+from densviz.run.profile import ProfileOptions, ProfileResult
+from densviz.ui import job_watch
 from densviz.ui.session import Network
 from densviz.ui.text import plain
 
@@ -60,6 +65,8 @@ _CONTROL_KEYS = {
 
 _LIMIT_S = 120.0
 """A profile's time limit on the page (refused up front from a measured pass when over it)."""
+_BACKSTOP_S = 60.0
+"""Added to a measurement's own limits for its job's time limit (the measurement keeps its own)."""
 _PLOTLY = {"displaylogo": False}
 
 
@@ -119,48 +126,62 @@ def _settings(net: Network, options: RunOptions | None, batch: int | None) -> Pr
     return ProfileSettings(net.config, net.input.hw, device, precision, channels_last, batch, runs)
 
 
-def _watcher(stop: threading.Event, bar: Any, what: str) -> Callable[[int, int], None]:
-    """Called after each pass: moves the bar (where Streamlit stops the script); from a thread without one, sets ``stop``."""
-    shown = [-1]
+def _described(what: str) -> Callable[[Any], tuple[float, str]]:
+    """The bar's fraction and words for the job's latest record: its passes (``what: pass 3 of 14``)."""
 
-    def on_pass(done: int, total: int) -> None:
-        if get_script_run_ctx(suppress_warning=True) is None:
-            stop.set()
-            return
-        percent = 100 * done // max(total, 1)
-        if percent != shown[0]:
-            shown[0] = percent
-            bar.progress(done / max(total, 1), text=f"{what}: pass {done} of {total}")
+    def describe(record: Any) -> tuple[float, str]:
+        if isinstance(record, AnalysisProgress) and record.total:
+            return record.done / record.total, record.step
+        return 0.0, f"{what}…"
 
-    return on_pass
+    return describe
+
+
+def _failure(job: Job, settings: ProfileSettings) -> tuple[str, str]:
+    """(the status's label, the sentence) of a job that gave no result."""
+    failure = job.failure()
+    sentence = job_watch.failure_sentence(job)
+    if failure is None:
+        return "It failed", sentence
+    if failure.kind in (FailureKind.STOPPED, FailureKind.TIME_LIMIT):
+        return "Stopped", sentence
+    if failure.error == CompileError.__name__:
+        return "The compile failed", sentence
+    if failure.kind is FailureKind.REFUSED:
+        return "It did not start", sentence
+    if failure.kind is FailureKind.MEMORY:
+        return "Out of memory", f"{settings.device} ran out of memory for batch {settings.batch}; lower it."
+    return "It failed", sentence
 
 
 def _measured(
-    what: str, settings: ProfileSettings, key: str, work: Callable[[Callable[[str], None], threading.Event, Any], Any]
+    what: str, settings: ProfileSettings, key: str, fn: Callable[[Any, Any], Any], request: Any, limit_s: float
 ) -> Any:
-    """Run ``work(say, stop, on_pass)`` with a status box, a Stop button and a progress bar; its result, or ``None``.
+    """Run ``fn(request)`` as this session's job ``key`` on a worker; its result, or ``None``.
 
-    A failure is said in a sentence below the box (nothing is kept).
+    While it runs: a status box (its steps), a Stop button and a progress bar (its place in the queue,
+    then its passes). A failure is said in a sentence below the box (nothing is kept).
     """
-    stop = threading.Event()
     left, right = st.columns([1, 6], vertical_alignment="center")
     stop_slot, bar = left.empty(), right.empty()
     stop_slot.button("Stop", key=f"{key}_stop", icon=":material/stop:", help="stops after the pass in flight")
     failure: tuple[str, str] | None = None
     result = None
     with st.status(f"{what}…", expanded=True) as status:
+
+        def said(record: Any) -> None:
+            if isinstance(record, AnalysisProgress) and not record.total:  # a step, not a pass
+                status.write(record.step)
+
         try:
-            result = work(status.write, stop, _watcher(stop, bar, what))
-        except RunStoppedError as err:
-            failure = ("Stopped", str(err))
-        except CompileError as err:
-            failure = ("The compile failed", str(err))
-        except ConfigError as err:
-            failure = ("It did not start", str(err))
-        except torch.OutOfMemoryError:
-            failure = ("Out of memory", f"{settings.device} ran out of memory for batch {settings.batch}; lower it.")
-        finally:
-            stop.set()  # the script is left (Streamlit's stop or rerun included): no pass may follow
+            job = job_watch.submit(key, fn, request, time_limit_s=limit_s)
+        except (ConfigError, SurroundingsError) as err:  # a full queue, the engine's settings
+            failure = ("It did not start", str(err)[:1].upper() + str(err)[1:])
+        else:
+            job_watch.follow(job, bar, _described(what), what="job", on_record=said)
+            result = job.result()
+            if result is None:
+                failure = _failure(job, settings)
         if failure is None:
             status.update(label=f"{what}: done", state="complete", expanded=False)
         else:
@@ -174,42 +195,32 @@ def _measured(
 
 
 def _profile(net: Network, settings: ProfileSettings) -> None:
-    """Run the profile; keep its result, or say why there is none."""
+    """Run the profile on a worker; keep its result, or say why there is none."""
     spec = InputSpec(batch=settings.batch, height=settings.hw[0], width=settings.hw[1])
-
-    def work(say: Callable[[str], None], stop: threading.Event, on_pass: Any) -> ProfileResult:
-        say("building the model")
-        model, plan = build_for_run(net.config, spec)
-        options = ProfileOptions(
-            device=settings.device,
-            precision=Precision(settings.precision),
-            channels_last=settings.channels_last,
-            runs=settings.runs,
-            warmup=1,
-            threads=1,
-            trace=True,
-            max_seconds=_LIMIT_S,
-        )
-        x = random_input(spec, net.config.in_channels)
-        return profile_forward(model, plan, x, options, say, stop=stop, on_pass=on_pass)
-
-    result = _measured("Profiling", settings, "profile", work)
+    options = ProfileOptions(
+        device=settings.device,
+        precision=Precision(settings.precision),
+        channels_last=settings.channels_last,
+        runs=settings.runs,
+        warmup=1,
+        threads=1,
+        trace=True,
+        max_seconds=_LIMIT_S,
+    )
+    request = ProfileRequest(net.config, spec, options)
+    result = _measured("Profiling", settings, "profile", profile_job, request, _LIMIT_S + _BACKSTOP_S)
     if result is not None:
         st.session_state[PROFILE_KEY] = _Stored(settings, result)
 
 
 def _fastest(net: Network, settings: ProfileSettings) -> None:
-    """Measure the candidate settings; keep the result, or say why there is none."""
+    """Measure the candidate settings on a worker; keep the result, or say why there is none."""
     spec = InputSpec(batch=settings.batch, height=settings.hw[0], width=settings.hw[1])
-
-    def work(say: Callable[[str], None], stop: threading.Event, on_pass: Any) -> FastestResult:
-        say("building the model")
-        model, plan = build_for_run(net.config, spec)
-        options = FastestOptions(device=settings.device, runs=settings.runs, warmup=1, threads=1)
-        x = random_input(spec, net.config.in_channels)
-        return find_fastest(model, plan, x, options, say, random_weights=True, stop=stop, on_pass=on_pass)
-
-    result = _measured("Measuring the settings", settings, "fastest", work)
+    options = FastestOptions(device=settings.device, runs=settings.runs, warmup=1, threads=1)
+    # the passes' limit, and each compile's (the CPU has one compiled candidate, CUDA two at most)
+    limit = (options.max_seconds or 3600.0) + 2 * (options.max_compile_seconds or 3600.0) + _BACKSTOP_S
+    request = FastestRequest(net.config, spec, options)
+    result = _measured("Measuring the settings", settings, "fastest", fastest_job, request, limit)
     if result is not None:
         st.session_state[FASTEST_KEY] = _StoredFastest(settings, result)
 

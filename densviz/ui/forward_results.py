@@ -19,8 +19,11 @@ from densviz.core.memory import MemoryEstimate
 from densviz.core.plan import ArchitecturePlan, LayerKind, checked_plan
 from densviz.core.units import format_bytes
 from densviz.jobs import Job, work
-from densviz.run import STEP_TIMEOUT_S, RunResult, capture_feature_maps, feature_grid
+from densviz.jobs import analysis as work_analysis
+from densviz.jobs.analysis import AnalysisProgress, LayerMaps
+from densviz.run import STEP_TIMEOUT_S, RunResult
 from densviz.run.probe import format_seconds
+from densviz.ui import job_watch
 from densviz.ui.forward_links import listing, nearest_listed, open_in_graph
 from densviz.ui.session import Key, Network
 from densviz.ui.text import plain
@@ -28,6 +31,8 @@ from densviz.ui.text import plain
 __all__ = ["TrainingStep", "feature_maps", "pending_layer", "results", "training"]
 
 _TRAIN_BATCH = 8
+_FEATURES_STOP_KEY = "forward_layer_stop"
+_FEATURES_TIME_LIMIT_S = 300.0  # one pass of one image; this is the backstop
 
 
 def _feature_layers(plan: ArchitecturePlan) -> list[str]:
@@ -155,7 +160,9 @@ def feature_maps(net: Network, state: dict[str, Any]) -> None:
     """A chosen layer's maps of the first image: those it reads and those it adds, or its output.
 
     The layer may have been chosen in the Graph view (``Key.FEATURE_LAYER``): the explorer shows it, or the
-    nearest module it lists that contains it; a module without maps (the classifier) is said so.
+    nearest module it lists that contains it; a module without maps (the classifier) is said so. The maps are
+    made by a job on a worker from the run's weights and first image (:func:`densviz.jobs.analysis.feature_maps`),
+    and kept with the run, by layer.
     """
     st.markdown("**Feature maps** of the first image")
     layers = _feature_layers(net.plan)
@@ -177,29 +184,74 @@ def feature_maps(net: Network, state: dict[str, Any]) -> None:
         help=f"open {name} in the Graph view",
         width="stretch",
     )
-    maps = capture_feature_maps(state["model"], state["input"], [name])[name]
+    maps = _layer_maps(net, state, name)
+    if maps is None:
+        return
     if maps.inherited is not None:
         cols = st.columns(2)
         cols[0].image(
-            feature_grid(maps.inherited),
-            caption=f"reused: the {maps.inherited.shape[0]} maps it reads (block input and every earlier layer; first 64)",
+            maps.inherited,
+            caption=f"reused: the {maps.inherited_channels} maps it reads (block input and every earlier layer; first 64)",
             clamp=True,
             width="stretch",
         )
         cols[1].image(
-            feature_grid(maps.output),
-            caption=f"new: its k = {maps.output.shape[0]} maps, appended to the concatenation",
+            maps.output,
+            caption=f"new: its k = {maps.output_shape[0]} maps, appended to the concatenation",
             clamp=True,
             width="stretch",
         )
     else:
-        c, h, w = maps.output.shape
+        c, h, w = maps.output_shape
         st.image(
-            feature_grid(maps.output),
+            maps.output,
             caption=f"{name}: {c} maps of {h}×{w} (first 64), each scaled to its own range",
             clamp=True,
             width="content" if h * w < 64 * 64 else "stretch",
         )
+
+
+def _described(record: Any) -> tuple[float, str]:
+    """The bar's fraction and words for a feature-map job's latest record."""
+    if isinstance(record, AnalysisProgress):
+        return (record.done / max(record.total, 1), record.step[:1].upper() + record.step[1:])
+    return (0.0, "Starting…")
+
+
+def _layer_maps(net: Network, state: dict[str, Any], name: str) -> LayerMaps | None:
+    """``name``'s maps of the run's first image: kept with the run, else made by a job on a worker.
+
+    The server holds no network. ``None`` with the reason shown, or while a stopped layer waits for its button.
+    """
+    kept: dict[str, LayerMaps] = state.setdefault("features", {})
+    if name in kept:
+        return kept[name]
+    stopped: set[str] = state.setdefault("features_stopped", set())
+    if st.session_state.get(_FEATURES_STOP_KEY):  # this rerun is Stop's: the layer waits for its button
+        stopped.add(name)
+    if name in stopped and not st.button("Show the maps", key="forward_layer_go", icon=":material/visibility:"):
+        return None
+    left, right = st.columns([1, 6], vertical_alignment="center")
+    stop_slot, bar = left.empty(), right.empty()
+    stop_slot.button("Stop", key=_FEATURES_STOP_KEY, icon=":material/stop:", help="stops the maps; nothing is kept")
+    request = work_analysis.FeatureRequest(net.config, state["weights"], state["input"], name)
+    try:
+        job = job_watch.submit("features", work_analysis.feature_maps, request, time_limit_s=_FEATURES_TIME_LIMIT_S)
+    except (ConfigError, SurroundingsError) as err:  # a full queue, the engine's settings
+        stop_slot.empty()
+        bar.empty()
+        st.error(plain(str(err)[:1].upper() + str(err)[1:]))
+        return None
+    job_watch.follow(job, bar, _described, what="job")
+    stop_slot.empty()
+    bar.empty()
+    maps = job.result()
+    if not isinstance(maps, LayerMaps):
+        st.error(plain(job_watch.failure_sentence(job)))
+        return None
+    kept[name] = maps
+    stopped.discard(name)
+    return maps
 
 
 def training(net: Network) -> None:

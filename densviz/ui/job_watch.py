@@ -37,7 +37,17 @@ from densviz import jobs
 from densviz.core.errors import ConfigError, SurroundingsError
 from densviz.jobs import FailureKind, Job
 
-__all__ = ["Shared", "engine", "run_shared", "session_alive", "session_id", "waiting_text"]
+__all__ = [
+    "Shared",
+    "engine",
+    "failure_sentence",
+    "follow",
+    "run_shared",
+    "session_alive",
+    "session_id",
+    "submit",
+    "waiting_text",
+]
 
 _POLL_S = 0.2
 _CHECK_KEY = "_job_watch_check"  # read (never set) only to give Streamlit its chance to stop the script
@@ -150,7 +160,8 @@ def _watch(job: Job, bar: Any, describe: Callable[[Any], tuple[float, str]], wha
         _ = _CHECK_KEY in st.session_state  # where Streamlit raises its stop or rerun, if one was asked
 
 
-def _sentence(job: Job) -> str:
+def failure_sentence(job: Job) -> str:
+    """Why an ended job gave no result, as a sentence for the page (capitalised; never a traceback)."""
     failure = job.failure()
     if failure is None:
         return "The job ended without a result; the server's log has the details."
@@ -219,9 +230,58 @@ def run_shared(
             outcome = (result, None)
             break
         failure = job.failure()
-        outcome = (None, _sentence(job))
+        outcome = (None, failure_sentence(job))
         if mine or failure is None or failure.kind is not FailureKind.STOPPED:
             break  # its own outcome: said; another session's job that stopped: made here, next time round
     stop_slot.empty()
     bar.empty()
     return outcome
+
+
+def submit(kind: str, fn: Callable[[Any, Any], Any], payload: Any, *, time_limit_s: float) -> Job:
+    """Queue ``fn(payload, ctx)`` as this session's job of ``kind`` (an earlier one of that kind is stopped).
+
+    Raises:
+        QueueFullError: the queue is full (a :class:`SurroundingsError`).
+        ConfigError: the engine's settings are wrong; SurroundingsError: Ray cannot be reached.
+    """
+    return engine().submit(session_id(), kind, fn, payload, time_limit_s=time_limit_s)
+
+
+def follow(
+    job: Job,
+    bar: Any,
+    describe: Callable[[Any], tuple[float, str]],
+    *,
+    what: str = "run",
+    on_record: Callable[[Any], None] | None = None,
+) -> None:
+    """Watch this session's ``job`` until it ends: its place in the queue, then its progress, on ``bar``.
+
+    ``on_record`` sees every progress record once, in order (a status box's
+    steps). Leaving the script meanwhile (Stop, any click, the session's end:
+    Streamlit raises its stop or rerun here) stops the job, which ends within a
+    second.
+    """
+    said = 0
+    shown: tuple[float, str] | None = None
+    try:
+        while True:
+            ended = job.done()
+            records = job.history(said)
+            said += len(records)
+            if on_record is not None:
+                for record in records:
+                    on_record(record)
+            if ended:
+                return
+            place = job.position()
+            now = (0.0, waiting_text(place, what)) if place > 0 else describe(job.progress())
+            if now != shown:
+                bar.progress(min(max(now[0], 0.0), 1.0), text=now[1])
+                shown = now
+            job.wait(_POLL_S)
+            _ = _CHECK_KEY in st.session_state  # where Streamlit raises its stop or rerun, if one was asked
+    finally:
+        if not job.done():
+            job.stop()  # the script is left: the job ends with it
