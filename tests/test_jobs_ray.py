@@ -1,7 +1,8 @@
 """The job tests of tests/test_jobs.py on Ray: a local instance this module starts itself (no dashboard).
 
 The same tests, the same job functions (and those of tests/test_jobs_files.py:
-the Export view's files and the ONNX model); only the engine differs. Ray's start
+the Export view's files and the ONNX model; of tests/test_jobs_analysis.py: CAM,
+feature maps, the profile and the fastest settings); only the engine differs. Ray's start
 takes seconds to tens of seconds on a loaded machine, so the module runs with
 the slow tests.
 """
@@ -30,6 +31,14 @@ from tests.test_jobs import (  # noqa: F401 (collected here with this module's e
     test_the_queue_gives_places_refuses_when_full_and_replaces_a_sessions_older_job,
     test_the_sessions_check_ends_the_jobs_of_sessions_that_are_gone,
     test_the_training_step_probe_runs_as_a_job,
+)
+from tests.test_jobs_analysis import (  # noqa: F401 (CAM, feature maps, the profile and the fastest, on Ray)
+    test_a_cam_job_gives_the_rows_cam_rows_gives_here_for_the_same_weights_and_input,
+    test_a_cam_target_the_network_lacks_is_the_sentence_cam_rows_says,
+    test_a_feature_maps_job_tiles_the_layer_as_the_explorer_did_here,
+    test_a_profile_job_profiles_every_row_of_the_plan_with_its_trace,
+    test_stop_ends_a_profile_between_two_passes,
+    test_the_fastest_settings_over_their_limit_are_the_sentence_said_here,
 )
 from tests.test_jobs_files import (  # noqa: F401 (the Export view's files and the ONNX model, on Ray)
     test_a_files_job_makes_the_graph_and_chart_files_of_the_design,
