@@ -111,7 +111,7 @@ WIDE = Variant(
 """A laptop's column, shown 600 px wide and up: at 1440×900 with the settings open Streamlit's main column
 is about 980 px wide, where this drawing's text is 13.5–19.6 px; at 600 px its ticks are still 8 px."""
 NARROW = Variant(
-    "narrow", 380, title_px=17, text_px=12, tick_px=11, subtitle_chars=50, legend_columns=1, left=58, right=10
+    "narrow", 380, title_px=17, text_px=13, tick_px=12, subtitle_chars=46, legend_columns=1, left=62, right=10
 )
 """A phone's column: 390 px less Streamlit's 16-px padding each side is 358 px, so drawn at about its size."""
 
