@@ -365,9 +365,10 @@ def _gzip_ab(script: Path | None, sessions: int, network: Network) -> list[str]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for url in (gz_url, raw_url):
             _sessions(browser, url, 1, warm=False)  # warm each server; the gzipped one compresses its files
-        for _ in range(sessions):
+        for i in range(sessions):
+            pair = ((True, gz_url), (False, raw_url))
             for link, net in links.items():
-                for gzipped, url in ((True, gz_url), (False, raw_url)):
+                for gzipped, url in pair if i % 2 == 0 else pair[::-1]:  # which goes first, in turn
                     got[(link, gzipped)].append(_sessions(browser, url, 1, warm=False, network=net)[0]["chart"])
         browser.close()
     lines = ["cold cache, first chart, p50 (static files gzipped / as they lie)"]

@@ -1,6 +1,8 @@
 """densviz app sends Streamlit's own files gzipped, compressed once, and leaves everything else as it was.
 
-Over HTTP against the real ``densviz app``: the gzipped body is the file,
+Gzip is on when the server answers other machines, off on loopback (where it
+measured slightly slower). Over HTTP against the real ``densviz app`` server
+with gzip on: the gzipped body is the file,
 byte for byte; the security headers stay; a client without gzip, a range, a
 conditional request and the page itself are answered as before. Against the
 middleware itself: a file is compressed once however often and however its
@@ -15,23 +17,42 @@ import asyncio
 import gzip
 import posixpath
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from densviz.ui.serve import serves_other_machines
 from densviz.ui.server_hooks import StaticGzip
 from tests.app_server import ROOT, densviz_app, running
 
 ARTIFACTS = ROOT / "artifacts"
 
 
+# densviz app's server with gzip on, as it is when it answers other machines (this test stays on loopback).
+GZIPPED = [sys.executable, "-c", "from densviz.ui.serve import serve; serve('127.0.0.1', {port}, compress_static=True)"]
+
+
 @pytest.fixture(scope="module")
 def app() -> Iterator[str]:
     ARTIFACTS.mkdir(exist_ok=True)
-    with running(densviz_app(), log=ARTIFACTS / "server-static-gzip.log") as (url, _proc):
+    with running(GZIPPED, log=ARTIFACTS / "server-static-gzip.log") as (url, _proc):
         yield url
+
+
+def test_gzip_is_for_servers_that_answer_other_machines() -> None:
+    assert not any(map(serves_other_machines, ["127.0.0.1", "127.0.1.1", "::1", "localhost", "LOCALHOST"]))
+    assert all(map(serves_other_machines, ["0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "densviz.example.org"]))
+
+
+def test_on_loopback_densviz_app_sends_its_files_as_they_lie() -> None:
+    with running(densviz_app(), log=ARTIFACTS / "server-static-gzip-loopback.log") as (url, _proc):
+        script = re.search(r'src="\./(static/js/[^"]+\.js)"', requests.get(url, timeout=10).text)
+        assert script is not None
+        response, _ = _raw(f"{url}/{script.group(1)}", **{"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response.headers.get("content-encoding") is None
 
 
 def _raw(url: str, **headers: str) -> tuple[requests.Response, bytes]:

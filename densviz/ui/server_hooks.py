@@ -14,7 +14,8 @@ files.
   chunked`` says no length). The rules are :class:`densviz.ui.uploads.UploadGuard`'s.
 * :class:`StaticGzip` answers Streamlit's own files (``/static/``: 7.4 MiB of
   JavaScript, CSS and fonts, 2.5 MiB gzipped) gzipped to a browser that takes
-  it, each file compressed once, in a worker thread, and kept.
+  it, each file compressed once, in a worker thread, and kept. ``densviz app``
+  puts it in when it answers other machines (:func:`densviz.ui.serve.serve`).
 * :func:`install_runtime_guards` puts the upload guard round the runtime's
   upload manager and ends closed tabs' sessions (:mod:`densviz.ui.sessions`).
 """
