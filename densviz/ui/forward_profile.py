@@ -360,7 +360,8 @@ def _fastest_section(net: Network, settings: ProfileSettings) -> None:
     st.caption(
         f"Measures this design at batch {settings.batch} on {plain(settings.device)}, one thread, in every setting "
         "worth trying here (eager fp32, channels-last, native bf16, compiled), side by side. It compiles the model: "
-        "the first time, a minute or more for DenseNet-121 on a CPU core; a compiled design is kept for the next time."
+        "the first time, a minute or more for DenseNet-121 on a CPU core; the worker process that compiled a design "
+        "keeps it for its next run there."
     )
     if st.button("Find the fastest settings", key="fastest_run", icon=":material/speed:"):
         _fastest(net, settings)
