@@ -39,7 +39,7 @@ from densviz.jobs.engine import Engine
 from densviz.jobs.job import Event, Job
 from densviz.jobs.worker import serve
 
-__all__ = ["LocalPool", "default_workers"]
+__all__ = ["LocalPool", "default_workers", "worker_context"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,11 +55,18 @@ def default_workers() -> int:
     return max(2, (os.cpu_count() or 1) - 1)
 
 
-def _context() -> Any:
-    """The ``forkserver`` context, preloading torch and the job functions (``spawn`` where there is none)."""
+def worker_context() -> Any:
+    """The ``forkserver`` context, preloading torch and the job functions (``spawn`` where there is none).
+
+    One per process: the fork server starts once, with the preload of whoever
+    starts it first, so every pool of worker processes (the jobs', the
+    check against PyTorch's) takes its context from here.
+    """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["densviz.jobs.work", "densviz.jobs.files", "densviz.jobs.analysis"])
+        ctx.set_forkserver_preload(
+            ["densviz.jobs.work", "densviz.jobs.files", "densviz.jobs.analysis", "densviz.nn.check"]
+        )
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -98,7 +105,7 @@ class LocalPool(Engine):
 
     def __init__(self, workers: int | None = None, queue_limit: int = 64):
         super().__init__(workers or default_workers(), queue_limit, "local pool")
-        self._ctx = _context()
+        self._ctx = worker_context()
         self._reaping: list[Any] = []
         self._workers: list[_Worker] = []  # started by the manager thread: the first start waits for the fork server
         self._start_manager()

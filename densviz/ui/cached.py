@@ -15,7 +15,6 @@ that a slider move never waits for torch.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from densviz.draw.charts import ChartKind, adjacency_figure, make_chart, volume_
 from densviz.draw.graph import DEFAULT_MAX_FULL_LAYERS, Detail
 from densviz.draw.options import GraphOptions
 from densviz.draw.render import Drawing, GraphFormat, draw
+from densviz.jobs.local import worker_context
 from densviz.nn.check import VerifyOutcome, check_plan, start_check_worker
 
 BUDGET_BYTES = DEFAULT_BUDGET_BYTES
@@ -113,9 +113,7 @@ def torchinfo_text(cfg: DenseNetConfig, spec: InputSpec) -> str:
 
 def _process_pool() -> Executor:
     """One worker process for the checks (``forkserver``, ``spawn`` where there is none), niced, one thread."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=start_check_worker)
+    return ProcessPoolExecutor(max_workers=1, mp_context=worker_context(), initializer=start_check_worker)
 
 
 class VerifyService:
