@@ -35,8 +35,7 @@ quietest run and the spread. (Under ``nice -n -10`` the other work on the
 machine takes less from the measurement; say so beside the figures.)
 
 ``--script`` serves another page script with ``densviz app``'s settings and
-hooks (``tests/browser/growth_app.py``: the page with the Growth view of
-:mod:`densviz.ui.growth`, before the page's own table points there).
+hooks (a variant of the page to set beside it), and runs the server's share on it.
 
 ``--gzip-ab MBIT,RTT_MS`` measures only what ``densviz app``'s gzipped static
 files change for a new visitor (cold cache, first chart): two servers, gzip on

@@ -28,7 +28,6 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,10 +37,9 @@ from densviz.core.architecture import DenseNetConfig, InputSpec
 from densviz.core.plan import ArchitecturePlan, make_plan
 from densviz.draw.charts.svg_growth import NARROW, VARIANTS, WIDE, channel_growth_svg, spatial_volume_svg
 from densviz.draw.palette import HEAD_COLOR, STEM_COLOR, TRANSITION_COLOR
-from tests.helpers import plan_of
+from tests.helpers import APP, plan_of
 
 SVG = "{http://www.w3.org/2000/svg}"
-APP = str(Path(__file__).resolve().parent / "browser" / "growth_app.py")
 BLOCK1, BLOCK2 = "#4E79A7", "#F28E2B"  # Tableau 10's first two colours
 BLOCK1_READ = "#AFC3D7"  # block 1's colour, 55% of the way to white: 0x4E + 0.55·(0xFF − 0x4E) = 0xAF, …
 

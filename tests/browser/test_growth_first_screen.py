@@ -1,8 +1,7 @@
 """The first screen in Chromium: the Growth view's charts are the server's SVG, plotly.js is not loaded.
 
-Served as ``densviz app`` serves the page (its settings, security headers and
-Content-Security-Policy; :func:`tests.app_server.serve_script`), with the Growth
-view drawn by :mod:`densviz.ui.growth` (``tests/browser/growth_app.py``). At a
+Served by ``densviz app`` itself (its settings, security headers and
+Content-Security-Policy), the Growth view drawn by :mod:`densviz.ui.growth`. At a
 laptop's 1440×900 and a phone's 390×844: the drawing that fits the column is
 the one shown, nothing is wider than the screen, no text of a chart covers
 another, every bar carries its hover title, no CSP violation, and plotly's
@@ -19,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.app_server import ROOT, running, serve_script
+from tests.app_server import ROOT, densviz_app, running
 from tests.browser import server as helper
 
 ARTIFACTS = ROOT / "artifacts"
-APP = Path(__file__).resolve().parent / "growth_app.py"
 SIZES = {"laptop": (1440, 900), "phone": (390, 844)}
 PLOTLY_SCRIPT = re.compile(r"/static/js/PlotlyChart\.[^/]*\.js$")  # Streamlit's chunk of plotly.js
 
@@ -61,7 +59,7 @@ _OVERFLOW = """() => {
 @pytest.fixture(scope="module")
 def app() -> Iterator[str]:
     ARTIFACTS.mkdir(exist_ok=True)
-    with running(serve_script(APP), log=ARTIFACTS / "server-growth-first-screen.log") as (url, _proc):
+    with running(densviz_app(), log=ARTIFACTS / "server-growth-first-screen.log") as (url, _proc):
         yield url
 
 
