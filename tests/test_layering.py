@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "densviz"
-HEAVY = {"torch", "torchinfo", "plotly", "graphviz", "streamlit", "kaleido", "safetensors", "sklearn"}
+HEAVY = {"torch", "torchinfo", "plotly", "matplotlib", "graphviz", "streamlit", "kaleido", "safetensors", "sklearn"}
 
 # Module-name prefix -> layer. The longest matching prefix decides.
 LAYERS: dict[str, int] = {

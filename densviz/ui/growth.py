@@ -33,6 +33,7 @@ from densviz.draw.charts import ChartKind
 from densviz.draw.charts.svg_growth import NARROW, VARIANTS, channel_growth_svg, spatial_volume_svg
 from densviz.ui import cached
 from densviz.ui.session import Network
+from densviz.ui.views import PLOTLY_CONFIG
 
 __all__ = ["INTERACTIVE_KEY", "NARROW_BELOW_PX", "charts_html", "growth_view"]
 
@@ -42,7 +43,6 @@ NARROW_BELOW_PX = 600
 """A column narrower than this shows the phone's drawings: the wide ones' 11-px ticks would be under 8 px."""
 _NARROW_MAX_PX = round(NARROW.width * 1.4)  # a tablet's column: the phone's drawing, not blown up past 1.4×
 
-_PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}  # as the other views' charts
 
 # The drawings live in the component's shadow root: this style reaches nothing else of the page.
 _CSS = (
@@ -94,7 +94,7 @@ def growth_view(net: Network) -> None:
     )
     if interactive:
         for kind in (ChartKind.CHANNELS, ChartKind.VOLUME):
-            st.plotly_chart(cached.chart_for(net.config, net.input, kind), width="stretch", config=_PLOTLY_CONFIG)
+            st.plotly_chart(cached.chart_for(net.config, net.input, kind), width="stretch", config=PLOTLY_CONFIG)
     else:
         html = charts_html(net.config, net.input)
         key = hashlib.blake2b(html.encode(), digest_size=12).hexdigest()

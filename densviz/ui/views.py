@@ -41,11 +41,12 @@ from densviz.ui.session import GRAPH_KEYS, Key, Network
 from densviz.ui.state import MAX_UPLOAD_BYTES, load_upload
 from densviz.ui.text import plain
 
-_PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"scale": 2}}
+"""Every plotly chart's settings on the page: no logo, images at twice the size."""
 
 
 def _chart(fig: object) -> None:
-    st.plotly_chart(fig, width="stretch", config=_PLOTLY_CONFIG)
+    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG)
 
 
 def _block_options(net: Network) -> list[int | None]:
