@@ -12,6 +12,7 @@ import http.client
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -29,38 +30,30 @@ class Run:
 
     messages: list[ForwardMsg]
 
-    def texts(self) -> list[str]:
-        """Markdown bodies and titles of the elements drawn."""
-        out = []
+    def elements(self) -> list[tuple[str, Any]]:
+        """(kind, proto) of each element drawn, in the order drawn."""
+        out: list[tuple[str, Any]] = []
         for msg in self.messages:
             if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 element = msg.delta.new_element
                 kind = element.WhichOneof("type")
-                if kind == "markdown":
-                    out.append(element.markdown.body)
-                elif kind == "heading":
-                    out.append(element.heading.body)
+                if kind is not None:
+                    out.append((kind, getattr(element, kind)))
         return out
+
+    def texts(self) -> list[str]:
+        """Markdown bodies and titles of the elements drawn."""
+        return [element.body for kind, element in self.elements() if kind in ("markdown", "heading")]
 
     def finished_cleanly(self) -> bool:
         """The run ended on its own and drew no exception."""
-        kinds = [
-            m.delta.new_element.WhichOneof("type")
-            for m in self.messages
-            if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"
-        ]
+        kinds = [kind for kind, _ in self.elements()]
         last = self.messages[-1]
         return "exception" not in kinds and last.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
 
     def uploaders(self) -> dict[str, str]:
         """Widget id of each file uploader, by its label."""
-        out = {}
-        for msg in self.messages:
-            if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
-                element = msg.delta.new_element
-                if element.WhichOneof("type") == "file_uploader":
-                    out[element.file_uploader.label] = element.file_uploader.id
-        return out
+        return {element.label: element.id for kind, element in self.elements() if kind == "file_uploader"}
 
 
 class Session:
@@ -185,3 +178,32 @@ def uploaded(widget_id: str, urls: FileURLs, name: str, size: int) -> WidgetStat
         UploadedFileInfo(file_id=urls.file_id, name=name, size=size, file_urls=urls)
     )
     return state
+
+
+# What the browser sends for a widget: one builder a kind, for every client of the protocol.
+
+
+def slider(element_id: str, value: float) -> WidgetState:
+    """A slider's value."""
+    state = WidgetState(id=element_id)
+    state.double_array_value.data.append(value)
+    return state
+
+
+def choice(element_id: str, option: str) -> WidgetState:
+    """A single choice's value (a segmented control's, a radio's), the option as it reads."""
+    state = WidgetState(id=element_id)
+    state.string_array_value.data.append(option)
+    return state
+
+
+def choice_many(element_id: str, options: list[str]) -> WidgetState:
+    """A multi-select's value (the pills' options as they read)."""
+    state = WidgetState(id=element_id)
+    state.string_array_value.data.extend(options)
+    return state
+
+
+def trigger(element_id: str) -> WidgetState:
+    """A button's press: sent with the one run it starts, never kept."""
+    return WidgetState(id=element_id, trigger_value=True)
