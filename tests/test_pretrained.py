@@ -1,68 +1,49 @@
-"""Published ImageNet weights: the cache, the download and its hash check, no network, preprocessing, class names.
+"""Published ImageNet weights: which designs they fit, the cache, the download and its hash check, no network.
 
 No test downloads anything real: a densviz DenseNet-121 built with a fixed
 seed is saved as the published files are (torchvision's legacy key names, no
 batch-norm counters) under a name whose hash prefix is its own SHA-256, and
-the URL table is pointed at that name, in a temporary ``TORCH_HOME``.
+the URL table is pointed at that name, in a temporary ``TORCH_HOME``
+(``tests/imagenet_files.py``). The preprocessing and the class names are in
+``test_pretrained_inputs.py``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import io
 import re
 import socket
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import URLError
 
-import numpy as np
 import pytest
 import torch
 
 from densviz.core.config import PRESETS, ConfigError, DenseNetConfig, Stem
 from densviz.nn.model import build_model
 from densviz.run import pretrained
-from densviz.run.inputs import IMAGENET_MEAN, IMAGENET_STD, ImageError
 from densviz.run.pretrained import (
     checkpoint_path,
     imagenet_class_names,
-    imagenet_preprocess,
     imagenet_preset,
     imagenet_weights,
     load_imagenet,
 )
 from densviz.run.weights import WeightsError
+from tests.imagenet_files import (
+    OFFLINE,
+    assert_same_weights,
+    closed_port,
+    in_cache,
+    legacy_state,
+    no_network,
+    on_server,
+    point_at,
+    save,
+)
 
 CFG = PRESETS["densenet121"].config
-_MODERN = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))([12]\.(?:weight|bias|running_mean|running_var))$")
-
-
-def legacy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict as torchvision's published files spell it: ``norm.1`` for ``norm1``, no counters."""
-    out = {}
-    for key, value in model.state_dict().items():
-        if key.endswith("num_batches_tracked"):
-            continue
-        match = _MODERN.match(key)
-        out[f"{match.group(1)}.{match.group(2)}" if match else key] = value.clone()
-    return out
-
-
-def save(state: dict[str, torch.Tensor]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
-
-
-def published_name(data: bytes) -> str:
-    """The name torch's hub accepts for these bytes: the first 8 hex digits of their SHA-256."""
-    return f"densenet121-{hashlib.sha256(data).hexdigest()[:8]}.pth"
 
 
 @pytest.fixture(scope="module")
@@ -76,61 +57,6 @@ def source() -> tuple[torch.nn.Module, bytes]:
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
     return model, save(legacy_state(model))
-
-
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty torch hub cache: its checkpoints folder."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # in case something called torch.hub.set_dir
-    folder = tmp_path / "torch" / "hub" / "checkpoints"
-    assert Path(torch.hub.get_dir()) / "checkpoints" == folder
-    return folder
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A local HTTP server: (its base URL, the folder it serves)."""
-    root = tmp_path / "served"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def point_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    monkeypatch.setitem(pretrained.IMAGENET_WEIGHTS, "densenet121", url)
-
-
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every way torch's hub could open a URL fails the test (the calls are recorded too)."""
-    calls: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        calls.append(args)
-        raise AssertionError("a network call was made")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(torch.hub, "urlopen", refuse)
-    return calls
-
-
-def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for key in sa:
-        if not key.endswith("num_batches_tracked"):
-            assert torch.equal(sa[key], sb[key]), key
 
 
 # --- which weights fit -----------------------------------------------------------
@@ -178,11 +104,7 @@ def test_cached_checkpoint_loads_without_network(
     source: tuple[torch.nn.Module, bytes], hub: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model, data = source
-    name = published_name(data)
-    hub.mkdir(parents=True)
-    (hub / name).write_bytes(data)
-    point_at(monkeypatch, f"http://127.0.0.1:9/{name}")
-    calls = no_network(monkeypatch)
+    name, calls = in_cache(hub, monkeypatch, data)
     torch.manual_seed(7)
     target = build_model(CFG).eval()
     report, description = load_imagenet(target, CFG)
@@ -202,7 +124,7 @@ def test_cached_file_with_another_hash_is_refused(
     _, data = source
     hub.mkdir(parents=True)
     (hub / "densenet121-00000000.pth").write_bytes(data)
-    point_at(monkeypatch, "http://127.0.0.1:9/densenet121-00000000.pth")
+    point_at(monkeypatch, f"{OFFLINE}/densenet121-00000000.pth")
     calls = no_network(monkeypatch)
     with pytest.raises(ConfigError) as err:
         imagenet_weights(CFG)
@@ -221,12 +143,7 @@ def test_cached_weights_go_through_the_safe_checks(
     state = legacy_state(model)
     state["classifier.bias"] = state["classifier.bias"].clone()
     state["classifier.bias"][3] = float("nan")
-    data = save(state)
-    name = published_name(data)
-    hub.mkdir(parents=True)
-    (hub / name).write_bytes(data)
-    point_at(monkeypatch, f"http://127.0.0.1:9/{name}")
-    no_network(monkeypatch)
+    in_cache(hub, monkeypatch, save(state))
     target = build_model(CFG)
     before = target.classifier.bias.clone()
     with pytest.raises(WeightsError, match=r"NaN or infinity in 'classifier\.bias'"):
@@ -237,12 +154,7 @@ def test_cached_weights_go_through_the_safe_checks(
 def test_checkpoint_of_another_shape_is_refused(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     small = build_model(CFG.replace(num_classes=10))
-    data = save(legacy_state(small))
-    name = published_name(data)
-    hub.mkdir(parents=True)
-    (hub / name).write_bytes(data)
-    point_at(monkeypatch, f"http://127.0.0.1:9/{name}")
-    no_network(monkeypatch)
+    in_cache(hub, monkeypatch, save(legacy_state(small)))
     with pytest.raises(WeightsError, match=r"classifier\.weight is \[10, 1024\] in the file, \[1000, 1024\] here"):
         load_imagenet(build_model(CFG), CFG)
 
@@ -253,15 +165,12 @@ def test_checkpoint_of_another_shape_is_refused(hub: Path, monkeypatch: pytest.M
 def test_download_from_a_server_lands_in_the_hub_cache(
     source: tuple[torch.nn.Module, bytes],
     hub: Path,
-    server: tuple[str, Path],
+    served: tuple[str, Path],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     model, data = source
-    base, root = server
-    name = published_name(data)
-    (root / name).write_bytes(data)
-    point_at(monkeypatch, f"{base}/{name}")
+    base, name = on_server(served, monkeypatch, data)
     assert checkpoint_path(f"{base}/{name}") == hub / name
     target = build_model(CFG).eval()
     report, _ = load_imagenet(target, CFG)
@@ -274,10 +183,10 @@ def test_download_from_a_server_lands_in_the_hub_cache(
 
 
 def test_download_whose_hash_does_not_match_its_name_is_refused(
-    source: tuple[torch.nn.Module, bytes], hub: Path, server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    source: tuple[torch.nn.Module, bytes], hub: Path, served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, data = source
-    base, root = server
+    base, root = served
     (root / "densenet121-00000000.pth").write_bytes(data)
     point_at(monkeypatch, f"{base}/densenet121-00000000.pth")
     with pytest.raises(ConfigError) as err:
@@ -291,18 +200,11 @@ def test_download_whose_hash_does_not_match_its_name_is_refused(
     assert list(hub.iterdir()) == []  # neither the file nor a partial one
 
 
-def test_missing_on_the_server_says_so(hub: Path, server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    base, _ = server
+def test_missing_on_the_server_says_so(hub: Path, served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    base, _ = served
     point_at(monkeypatch, f"{base}/densenet121-a639ec97.pth")
     with pytest.raises(ConfigError, match=r"the server answered HTTP 404 for .*; place that file in "):
         imagenet_weights(CFG)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_no_network_names_the_file_and_the_folder(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,79 +242,6 @@ def test_a_server_that_never_answers_is_given_up_on(hub: Path, monkeypatch: pyte
     assert socket.getdefaulttimeout() is None  # put back
 
 
-# --- preprocessing -----------------------------------------------------------------
-
-
-def normalised(rgb: tuple[int, int, int]) -> list[float]:
-    return [(c / 255 - m) / s for c, m, s in zip(rgb, IMAGENET_MEAN, IMAGENET_STD, strict=True)]
-
-
-def test_preprocess_resizes_crops_and_normalises() -> None:
-    # 512 × 640, four flat quadrants split at row 256 and column 320: halved to 256 × 320, then the
-    # centre 224 × 224 starts at row 16 and column 48, so the quadrants meet at output row and column 112.
-    colours = {(0, 0): (255, 0, 128), (0, 1): (10, 200, 30), (1, 0): (0, 0, 0), (1, 1): (90, 60, 240)}
-    image = np.zeros((512, 640, 3), np.uint8)
-    for (i, j), rgb in colours.items():
-        image[i * 256 : (i + 1) * 256, j * 320 : (j + 1) * 320] = rgb
-    x = imagenet_preprocess(image)
-    assert x.shape == (1, 3, 224, 224) and x.dtype == torch.float32
-    for (i, j), rgb in colours.items():
-        for row, col in ((0, 0), (110, 110), (50, 80)):
-            r, c = row + 113 * i, col + 113 * j  # rows 111-112 blend: the filter reaches 2 source pixels
-            assert x[0, :, r, c].tolist() == pytest.approx(normalised(rgb), abs=1e-6), (i, j, r, c)
-    # across the border the filter blends the two colours
-    mixed = x[0, 0, 111:113, 50]
-    assert normalised((255, 0, 128))[0] > mixed[0] > mixed[1] > normalised((0, 0, 0))[0]
-
-
-def test_preprocess_crop_rounds_half_to_even() -> None:
-    # short side already 256: no resizing; 387 - 224 = 163, so the crop starts at round(81.5) = 82, not 81
-    image = np.zeros((256, 387, 3), np.uint8)
-    image[:, :, 0] = np.arange(387, dtype=np.uint16)[None, :] % 256
-    image[:, :, 1] = np.arange(256, dtype=np.uint8)[:, None]
-    x = imagenet_preprocess(image)
-    assert x[0, 0, 0, 0].item() == pytest.approx((82 / 255 - 0.485) / 0.229, abs=1e-6)
-    assert x[0, 1, 0, 0].item() == pytest.approx((16 / 255 - 0.456) / 0.224, abs=1e-6)  # top = (256 - 224) / 2
-    assert x[0, 0, 5, 223].item() == pytest.approx(((82 + 223) % 256 / 255 - 0.485) / 0.229, abs=1e-6)
-
-
-def test_resize_truncates_the_long_side_as_torchvision() -> None:
-    assert pretrained._resized_size(300, 451) == (256, 384)  # 256 · 451 / 300 = 384.85 -> 384
-    assert pretrained._resized_size(451, 300) == (384, 256)
-    assert pretrained._resized_size(100, 100) == (256, 256)
-    assert pretrained._crop_origin(256, 383) == (16, 80)  # round(79.5) = 80
-    tall = imagenet_preprocess(np.full((451, 300, 3), 128, np.uint8))
-    assert tall.shape == (1, 3, 224, 224)
-    assert torch.allclose(tall[0, :, 0, 0], torch.tensor(normalised((128, 128, 128))), atol=1e-6)
-
-
-@pytest.mark.parametrize(
-    "image",
-    [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((0, 10, 3), np.uint8)],
-)
-def test_preprocess_refuses_what_is_not_an_image(image: np.ndarray) -> None:
-    with pytest.raises(ImageError):
-        imagenet_preprocess(image)
-
-
-# --- class names -------------------------------------------------------------------
-
-
-def test_the_thousand_class_names() -> None:
-    names = imagenet_class_names()
-    assert len(names) == 1000 and len(set(names)) == 1000
-    assert names[0] == "tench" and names[1] == "goldfish"
-    assert names[207] == "golden retriever" and names[999] == "toilet tissue"
-
-
-def test_the_class_names_say_where_they_come_from() -> None:
-    import json
-
-    data = json.loads((Path(pretrained.__file__).parent / "imagenet_classes.json").read_text(encoding="utf-8"))
-    assert data["source"].startswith("torchvision's _IMAGENET_CATEGORIES (torchvision/models/_meta.py")
-    assert data["classes"][:2] == ["tench", "goldfish"]
-
-
 def test_densviz_run_with_imagenet_weights_names_the_top5(
     source: tuple[torch.nn.Module, bytes],
     hub: Path,
@@ -424,11 +253,7 @@ def test_densviz_run_with_imagenet_weights_names_the_top5(
     from densviz.cli import main
 
     _model, data = source
-    name = published_name(data)
-    hub.mkdir(parents=True)
-    (hub / name).write_bytes(data)
-    point_at(monkeypatch, f"http://127.0.0.1:9/{name}")
-    calls = no_network(monkeypatch)
+    _name, calls = in_cache(hub, monkeypatch, data)
     args = [
         "run",
         "--preset",
