@@ -95,3 +95,36 @@ def test_the_compare_views_spelling_draws_the_same_graph() -> None:
     old = cached.drawing_for(cfg, spec, Detail.OVERVIEW, None, "TB", True, DEFAULT_MAX_FULL_LAYERS)
     new = cached.drawing_for(cfg, spec, GraphOptions(Detail.OVERVIEW, show_cost=True))
     assert old.dot == new.dot and old.graph.detail is Detail.OVERVIEW
+
+
+def _dies_unless_in(pid: int) -> str:
+    """Drawn anywhere but in process ``pid``, it ends its process abruptly (as a worker killed for memory)."""
+    if os.getpid() != pid:
+        os._exit(3)
+    return "drawn here"
+
+
+def _pid(_tag: int) -> int:
+    """The process that ran it (``_tag`` makes a new drawing of it)."""
+    return os.getpid()
+
+
+def test_drawings_are_made_on_a_worker_kept_and_made_here_when_the_worker_dies() -> None:
+    service = cached.DrawService(max_entries=4)
+    try:
+        worker = service.draw(_pid, 1)
+        assert worker != os.getpid()  # not the server's process: its interpreter lock stays free
+        assert service.draw(_pid, 1) == worker  # kept: asked again, not drawn again
+        assert service.draw(_dies_unless_in, os.getpid()) == "drawn here"  # the worker died: drawn in this process
+        assert service.draw(_pid, 2) not in (worker, os.getpid())  # a new worker took over
+    finally:
+        service.close()
+
+
+def test_the_growth_charts_come_from_the_drawing_worker() -> None:
+    from densviz.draw.charts.svg_growth import growth_charts_html
+
+    tiny = PRESETS["tiny"]
+    html = cached.DrawService().draw(growth_charts_html, tiny.config, tiny.input)
+    assert html == growth_charts_html(tiny.config, tiny.input)  # the same drawing as one made here
+    assert html.count("<svg") == 4  # two charts, each at a laptop's and a phone's size

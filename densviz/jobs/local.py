@@ -65,7 +65,13 @@ def worker_context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(
-            ["densviz.jobs.work", "densviz.jobs.files", "densviz.jobs.analysis", "densviz.nn.check"]
+            [
+                "densviz.jobs.work",
+                "densviz.jobs.files",
+                "densviz.jobs.analysis",
+                "densviz.nn.check",
+                "densviz.draw.charts.svg_growth",
+            ]
         )
         return ctx
     return multiprocessing.get_context("spawn")

@@ -19,7 +19,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar, cast
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -197,6 +198,62 @@ def outcome_of(job: Future[VerifyOutcome]) -> VerifyOutcome:
         return job.result(timeout=0)
     except BrokenExecutor:
         return VerifyOutcome(False, 0, (), 0.0, "the check could not run: its worker process ended (out of memory?)")
+
+
+class DrawService:
+    """Drawings made on a worker process, shared by every session; the last ``max_entries`` kept.
+
+    For drawings that cost the server's interpreter lock tenths of a second
+    (the Growth view's matplotlib charts): while the worker draws, the session
+    that asked waits without holding the lock, and other sessions' reruns go
+    on. A worker that cannot start or dies (a script run as ``__main__``
+    without the guard, say) is replaced, and that drawing is made here.
+
+    Args:
+        max_entries: How many drawings to keep.
+        pool: Makes the executor the drawings run on.
+    """
+
+    def __init__(self, max_entries: int = 32, pool: Callable[[], Executor] = _process_pool):
+        self._make_pool = pool
+        self._pool = pool()
+        self._lock = threading.Lock()
+        self._made: OrderedDict[tuple[object, ...], Future[Any]] = OrderedDict()
+        self._max = max_entries
+
+    def draw(self, fn: Callable[..., _T], *args: Any, timeout: float = 120.0) -> _T:
+        """``fn(*args)``, drawn on the worker (or kept from an earlier call with the same arguments)."""
+        key = (fn.__module__, fn.__qualname__, *args)
+        with self._lock:
+            job = self._made.get(key)
+            if job is None or (job.done() and job.exception() is not None):
+                try:
+                    job = self._pool.submit(fn, *args)
+                except BrokenExecutor:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._make_pool()
+                    job = self._pool.submit(fn, *args)
+                self._made[key] = job
+                while len(self._made) > self._max:
+                    self._made.popitem(last=False)
+            self._made.move_to_end(key)
+        try:
+            return cast(_T, job.result(timeout=timeout))
+        except (BrokenExecutor, FutureTimeout):
+            with self._lock:
+                if self._made.get(key) is job:
+                    del self._made[key]
+            return fn(*args)
+
+    def close(self) -> None:
+        """Stop the worker."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def draw_service() -> DrawService:
+    """The process's one drawing service (its worker process starts with it)."""
+    return DrawService()
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)

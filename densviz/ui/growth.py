@@ -30,7 +30,7 @@ import streamlit as st
 
 from densviz.core.config import DenseNetConfig, InputSpec
 from densviz.draw.charts import ChartKind
-from densviz.draw.charts.svg_growth import NARROW, VARIANTS, channel_growth_svg, spatial_volume_svg
+from densviz.draw.charts.svg_growth import NARROW, growth_charts_html
 from densviz.ui import cached
 from densviz.ui.session import Network
 from densviz.ui.views import PLOTLY_CONFIG
@@ -68,21 +68,16 @@ _COMPONENT = st.components.v2.component(
 )
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def charts_html(cfg: DenseNetConfig, spec: InputSpec) -> str:
     """The view's two charts, each at every size, as HTML (about 140 KB for DenseNet-121).
 
-    Cached per design and input: a rerun that changes neither (a new session
-    on the default design, a click elsewhere) costs a dictionary look-up;
-    a new design costs four matplotlib drawings (about 0.15 s of CPU).
-    Bounded: 32 entries of under 300 KB each (DenseNet-264's is 240 KB).
+    Drawn on a worker process and kept per design and input
+    (:class:`densviz.ui.cached.DrawService`, 32 drawings): a rerun that
+    changes neither costs a dictionary look-up; a new design costs four
+    matplotlib drawings (about 0.15 s of CPU) on the worker, while this
+    session waits without holding the server's interpreter lock.
     """
-    plan = cached.plan_for(cfg, spec)
-    return "".join(
-        f'<div class="dvz-{variant.name}">{draw(plan, variant)}</div>'
-        for draw in (channel_growth_svg, spatial_volume_svg)
-        for variant in VARIANTS
-    )
+    return cached.draw_service().draw(growth_charts_html, cfg, spec)
 
 
 def growth_view(net: Network) -> None:
