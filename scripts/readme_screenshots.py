@@ -36,7 +36,7 @@ def growth(browser: Any, url: str) -> None:
     """The default page on a laptop: DenseNet-121, the Growth view."""
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{url}/?preset=densenet121")
-    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=120_000)
+    page.locator(".dvz-growth .dvz-wide svg").first.wait_for(timeout=120_000)  # the server's SVG, in a shadow root
     _settle(page)
     page.screenshot(path=str(DOCS / "screenshot-growth.png"))
     page.close()
@@ -46,14 +46,12 @@ def phone(browser: Any, url: str) -> None:
     """The default page on a phone, scrolled to the channel-growth chart and its legend."""
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(f"{url}/?preset=densenet121")
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
-    chart.locator(".main-svg").first.wait_for(timeout=120_000)
+    chart = page.locator(".dvz-growth .dvz-narrow svg").first  # the phone's drawing of the server's SVG
+    chart.wait_for(timeout=120_000)
     _settle(page)
-    page.evaluate(
-        """() => { const main = document.querySelector('[data-testid="stMain"]');
-        const chart = document.querySelector('[data-testid="stPlotlyChart"]');
-        main.scrollTop += chart.getBoundingClientRect().top - 70; }"""
-    )
+    box = chart.bounding_box()
+    assert box is not None
+    page.evaluate("(dy) => { document.querySelector('[data-testid=\"stMain\"]').scrollTop += dy; }", box["y"] - 70)
     page.wait_for_timeout(500)
     page.screenshot(path=str(DOCS / "screenshot-phone.png"))
     page.close()
