@@ -18,7 +18,7 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from tests.app_server import ROOT, densviz_app, running
-from tests.st_client import Run, Session, uploaded
+from tests.st_client import Run, Session, choice_many, trigger, uploaded
 
 pytestmark = pytest.mark.slow  # a server of its own, a worker's Chromium
 
@@ -35,27 +35,11 @@ def server() -> Iterator[str]:
 
 
 def elements(run: Run, kind: str) -> list[Any]:
-    out = []
-    for msg in run.messages:
-        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            element = msg.delta.new_element
-            if element.WhichOneof("type") == kind:
-                out.append(getattr(element, kind))
-    return out
+    return [e for k, e in run.elements() if k == kind]
 
 
 def by_key(run: Run, kind: str, key: str) -> Any:
     return next(e for e in elements(run, kind) if e.id.endswith(f"-{key}"))
-
-
-def pills(element_id: str, values: list[str]) -> WidgetState:
-    state = WidgetState(id=element_id)
-    state.string_array_value.data.extend(values)
-    return state
-
-
-def pressed(element_id: str) -> WidgetState:
-    return WidgetState(id=element_id, trigger_value=True)
 
 
 def errors(run: Run) -> list[str]:
@@ -71,10 +55,10 @@ def test_made_files_stay_downloadable_while_other_sessions_rerun(server: str) ->
     user = Session(server, timeout_s=240)
     first = user.rerun(EXPORT)
     picks = [
-        pills(by_key(first, "button_group", "export_graph_formats").id, ["PDF"]),
-        pills(by_key(first, "button_group", "export_chart_formats").id, ["SVG"]),
+        choice_many(by_key(first, "button_group", "export_graph_formats").id, ["PDF"]),
+        choice_many(by_key(first, "button_group", "export_chart_formats").id, ["SVG"]),
     ]
-    made = user.rerun(EXPORT, [*picks, pressed(by_key(first, "button", "export_make").id)])
+    made = user.rerun(EXPORT, [*picks, trigger(by_key(first, "button", "export_make").id)])
     assert made.finished_cleanly() and not errors(made), errors(made)
     offered = {d.label: d for d in elements(made, "download_button")}
     assert not offered["chart-channels.svg"].deferred_file_id and not offered["graph-dense.pdf"].deferred_file_id
@@ -104,9 +88,9 @@ def test_an_image_refused_for_its_content_is_released(server: str) -> None:
     assert user.put(urls.upload_url, "photo.png", data).status_code == 204
     image = uploaded(uploader, urls, "photo.png", len(data))
     run_button = by_key(first, "button", "forward_run").id
-    refused = user.rerun(FORWARD, [source, image, pressed(run_button)])
+    refused = user.rerun(FORWARD, [source, image, trigger(run_button)])
     assert refused.finished_cleanly()
     assert errors(refused) == ["The file is not a PNG or JPEG image."]
-    again = user.rerun(FORWARD, [source, image, pressed(run_button)])  # the browser still lists the file
+    again = user.rerun(FORWARD, [source, image, trigger(run_button)])  # the browser still lists the file
     assert errors(again) == ["Choose a PNG or JPEG file to upload first."]  # the server let it go
     user.close()
