@@ -25,9 +25,12 @@ ARTIFACTS = ROOT / "artifacts"
 SIZES = {"laptop": (1440, 900), "phone": (390, 844)}
 PLOTLY_SCRIPT = re.compile(r"/static/js/PlotlyChart\.[^/]*\.js$")  # Streamlit's chunk of plotly.js
 
-pytestmark = pytest.mark.skipif(
-    not Path(helper.CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it as root)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a server of its own and three browser pages: run by `make test-slow` and in CI
+    pytest.mark.skipif(
+        not Path(helper.CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it as root)"
+    ),
+]
 
 # Every CSP violation the page meets, as the browser reports it to the page.
 _RECORD_VIOLATIONS = """
