@@ -147,10 +147,28 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _watch(job: Job, bar: Any, describe: Callable[[Any], tuple[float, str]], what: str) -> None:
-    """Redraw the bar when the job's place or step changes, until it ends; Streamlit may stop the script meanwhile."""
+def _watch(
+    job: Job,
+    bar: Any,
+    describe: Callable[[Any], tuple[float, str]],
+    what: str,
+    on_record: Callable[[Any], None] | None = None,
+) -> None:
+    """Redraw the bar when the job's place or step changes, until it ends; Streamlit may stop the script meanwhile.
+
+    ``on_record`` sees every progress record once, in order, the last ones included.
+    """
+    said = 0
     shown: tuple[float, str] | None = None
-    while not job.done():
+    while True:
+        ended = job.done()
+        records = job.history(said)
+        said += len(records)
+        if on_record is not None:
+            for record in records:
+                on_record(record)
+        if ended:
+            return
         place = job.position()
         now = (0.0, waiting_text(place, what)) if place > 0 else describe(job.progress())
         if now != shown:
@@ -263,25 +281,8 @@ def follow(
     Streamlit raises its stop or rerun here) stops the job, which ends within a
     second.
     """
-    said = 0
-    shown: tuple[float, str] | None = None
     try:
-        while True:
-            ended = job.done()
-            records = job.history(said)
-            said += len(records)
-            if on_record is not None:
-                for record in records:
-                    on_record(record)
-            if ended:
-                return
-            place = job.position()
-            now = (0.0, waiting_text(place, what)) if place > 0 else describe(job.progress())
-            if now != shown:
-                bar.progress(min(max(now[0], 0.0), 1.0), text=now[1])
-                shown = now
-            job.wait(_POLL_S)
-            _ = _CHECK_KEY in st.session_state  # where Streamlit raises its stop or rerun, if one was asked
+        _watch(job, bar, describe, what, on_record)
     finally:
         if not job.done():
             job.stop()  # the script is left: the job ends with it
