@@ -84,3 +84,43 @@ def test_the_view_shows_the_papers_results_with_the_design_as_a_line() -> None:
         assert all(len(t["x"]) == len(t["y"]) for t in spec["data"] if "x" in t)
     at.segmented_control(key="ds_paper_column").set_value("SVHN").run()
     assert "SVHN" in json.dumps(json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["yaxis"])
+
+
+def _click_script() -> None:
+    """A click on point 5 of the chart drawn under a 3 M parameter budget, through the view's own callback."""
+    import streamlit as st
+
+    from densviz.core.config import PRESETS
+    from densviz.core.explore import Limits
+    from densviz.ui import design_space
+
+    p = PRESETS["densenet121"]
+    st.session_state["design_space_found"] = (
+        design_space.default_space(p.config, p.input),
+        Limits(max_params=3_000_000),
+    )
+    st.session_state["design_space_chart"] = {"selection": {"points": [{"customdata": 5}]}}
+    design_space._on_click()
+    st.write(repr(tuple(st.session_state[f"layers_{b}"] for b in (1, 2, 3, 4))))
+    st.write(repr(st.session_state["growth_rate"]))
+
+
+def test_a_click_loads_the_design_of_the_sweep_the_chart_showed() -> None:
+    """The session keeps the shown sweep's space and limits, not the sweep (thousands of objects per session)."""
+    p = PRESETS["densenet121"]
+    expected = sweep(default_space(p.config, p.input), Limits(max_params=3_000_000)).kept[5].design
+    at = AppTest.from_function(_click_script, default_timeout=60).run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == [repr(expected.block_config), repr(expected.growth_rate)]
+
+
+def test_the_view_keeps_no_sweep_in_the_session() -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["view"] = "Design space"
+    at.run()
+    from densviz.core.explore import Exploration
+
+    state = at.session_state._state._state  # the session's SessionState, every value the page put there
+    held = [k for k, v in state.filtered_state.items() if isinstance(v, Exploration)]
+    assert "design_space_found" in state.filtered_state
+    assert not held, f"sweeps held per session: {held}"

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "densviz.draw": 4,  # render (dot) and charts (plotly)
     "densviz.export": 5,  # files
     "densviz.jobs": 5,  # heavy work on worker processes (local pool or Ray)
+    "densviz.jobs.lifeline": 0,  # the standard library only: every kind of worker ends with its server
     "densviz.cli": 6,
     "densviz.ui": 6,
     "densviz.__main__": 6,

@@ -120,7 +120,9 @@ class LocalPool(Engine):
         parent, child = self._ctx.Pipe(duplex=True)
         flag = self._ctx.RawValue("q", 0)
         # Not a daemon: a job may start helper processes (the training-step probe), which a daemon may not.
-        proc = self._ctx.Process(target=serve, args=(child, flag, index), name=f"densviz-worker-{index}", daemon=False)
+        proc = self._ctx.Process(
+            target=serve, args=(child, flag, index, os.getpid()), name=f"densviz-worker-{index}", daemon=False
+        )
         proc.start()
         child.close()  # the worker holds the other end now: its death ends the pipe
         return _Worker(index, proc, parent, flag)

@@ -12,13 +12,12 @@ import os
 import pickle
 import signal
 import threading
-import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-__all__ = ["serve"]
+from densviz.jobs.lifeline import end_with
 
-_PARENT_CHECK_S = 1.0
+__all__ = ["serve"]
 
 
 class _PoolContext:
@@ -50,33 +49,20 @@ class _PoolContext:
         return bool(value == -self._seq)
 
 
-def _end_with_parent() -> None:
-    """Exit when the process that started this one is gone (the server was killed): no orphan keeps training."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(_PARENT_CHECK_S)
-            if os.getppid() != parent:
-                if os.getpgrp() == os.getpid():  # this worker leads its group: take its helpers with it
-                    os.killpg(os.getpid(), signal.SIGKILL)
-                os._exit(1)
-
-    threading.Thread(target=watch, name="densviz-worker-parent", daemon=True).start()
-
-
-def serve(conn: Connection, flag: Any, index: int) -> None:
+def serve(conn: Connection, flag: Any, index: int, server_pid: int | None = None) -> None:
     """The worker's loop: ``("job", seq, packed)`` in; ``("progress" | "done" | "failed", seq, data)`` out.
 
     Args:
         conn: This worker's end of its pipe to the server.
         flag: A shared integer: the number of the job the server wants stopped.
         index: The worker's number in the pool (for its name in logs).
+        server_pid: The server's process: this worker (and its helpers) ends when it ends.
     """
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own process group: a kill takes the helper processes a job started (probes) too
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle; it ends the workers
-    _end_with_parent()
+    if server_pid is not None:
+        end_with(server_pid, group=True)  # no orphan keeps training after a killed server
     from densviz.jobs.running import dumps_outcome, run_packed, set_worker_threads
 
     set_worker_threads()

@@ -45,10 +45,18 @@ class VerifyOutcome:
     pid: int = 0
 
 
-def start_check_worker() -> None:
-    """Set up a check worker: one torch thread, and a lower priority than the server's."""
+def start_check_worker(server_pid: int | None = None) -> None:
+    """Set up a check (or drawing) worker: one torch thread, a lower priority than the server's, and its end with the server's.
+
+    Args:
+        server_pid: The server's process: the worker exits when it ends (a killed server leaves no worker).
+    """
     import torch
 
+    from densviz.jobs.lifeline import end_with
+
+    if server_pid is not None:
+        end_with(server_pid)
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no niceness on this system
         if os.getpriority(os.PRIO_PROCESS, 0) < CHECK_NICENESS:  # lower only: raising it is not allowed
             os.setpriority(os.PRIO_PROCESS, 0, CHECK_NICENESS)

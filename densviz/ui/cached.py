@@ -15,6 +15,7 @@ that a slider move never waits for torch.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -114,7 +115,9 @@ def torchinfo_text(cfg: DenseNetConfig, spec: InputSpec) -> str:
 
 def _process_pool() -> Executor:
     """One worker process for the checks (``forkserver``, ``spawn`` where there is none), niced, one thread."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=worker_context(), initializer=start_check_worker)
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=worker_context(), initializer=start_check_worker, initargs=(os.getpid(),)
+    )
 
 
 class VerifyService:

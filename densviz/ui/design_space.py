@@ -9,6 +9,7 @@ point loads that design into the controls, through the same parser as a link.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
@@ -28,7 +29,9 @@ from densviz.ui.state import CUSTOM
 __all__ = ["clicked_index", "default_space", "design_space_view", "load_design"]
 
 _CHART_KEY = "design_space_chart"
-_FOUND_KEY = "design_space_found"  # the sweep the chart shows, for the click callback to read a point back
+# The sweep the chart shows, for the click callback to read a point back: its space and limits, not the
+# sweep itself (thousands of objects per session for the cycle collector to walk; the sweep is cached).
+_FOUND_KEY = "design_space_found"
 _FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
 
 
@@ -54,14 +57,49 @@ def default_space(cfg: DenseNetConfig, spec: InputSpec) -> Space:
     )
 
 
-@shared(max_entries=32)
 def _sweep(space: Space, limits: Limits) -> Exploration:
     return sweep(space, limits, DEFAULT_OBJECTIVES)
 
 
+# A sweep is priced in about 20 ms but is three small objects per design (17,000 for the default
+# space), which the server's cycle collector walks on every full collection for as long as they
+# are kept: 8 sweeps kept made a third of the server's heap under many sessions. So what is kept is
+# what the view shows, drawn from a sweep that is then dropped; a click sweeps again.
+
+
 @shared(max_entries=32)
-def _figure(space: Space, limits: Limits, current: Metrics, color_by: str) -> go.Figure:
-    return design_space_figure(_sweep(space, limits), current, color_by)
+def _tops(space: Space) -> tuple[int, int]:
+    """The space's largest parameter and MAC counts (0, 0 when it holds no network): the budget sliders' ends."""
+    kept = _sweep(space, Limits()).kept
+    return max((c.metrics.params for c in kept), default=0), max((c.metrics.macs for c in kept), default=0)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the view shows of one sweep: the chart, the front's first rows and size, the presets' line."""
+
+    figure: go.Figure
+    front_rows: tuple[dict[str, Any], ...]
+    front_size: int
+    presets: str
+
+
+@shared(max_entries=32)
+def _shown(space: Space, limits: Limits, current: Metrics, color_by: str) -> _Shown:
+    found = _sweep(space, limits)
+    front = found.front()
+    rows = tuple(
+        {
+            "design": design_text(c.design),
+            "parameters": format_count(c.metrics.params),
+            "MACs": format_macs(c.metrics.macs),
+            "depth L": c.metrics.depth,
+            "preset": c.preset or "",
+        }
+        for c in front[:50]
+    )
+    presets = ", ".join(f"{name} ({'kept' if c else 'over the budget'})" for name, c in found.presets().items())
+    return _Shown(design_space_figure(found, current, color_by), rows, len(front), presets)
 
 
 def load_design(design: Design, batch: int) -> None:
@@ -86,19 +124,21 @@ def clicked_index(event: Any) -> int | None:
 
 def _on_click() -> None:
     """Callback of a click on the chart: runs before the controls are drawn, so it may set them."""
-    found: Exploration | None = st.session_state.get(_FOUND_KEY)
+    shown: tuple[Space, Limits] | None = st.session_state.get(_FOUND_KEY)
     index = clicked_index(st.session_state.get(_CHART_KEY))
-    if found is not None and index is not None and 0 <= index < len(found.kept):
+    if shown is None or index is None:
+        return
+    found = _sweep(*shown)
+    if 0 <= index < len(found.kept):
         load_design(found.kept[index].design, found.space.batch)
 
 
-def _budgets(plan: ArchitecturePlan, found: Exploration) -> Limits:
-    """The budget sliders (in millions), from just above the space's smallest to its largest design."""
-    params = [c.metrics.params for c in found.kept] or [plan.totals.params]
-    macs = [c.metrics.macs for c in found.kept] or [plan.totals.macs]
+def _budgets(plan: ArchitecturePlan, space: Space) -> Limits:
+    """The budget sliders (in millions), from nothing to just above the space's largest design."""
+    most_params, most_macs = _tops(space)
     cols = st.columns([1, 1, 1])
-    top_params = max(max(params), plan.totals.params) / 1e6
-    top_macs = max(max(macs), plan.totals.macs) / 1e6
+    top_params = max(most_params, plan.totals.params) / 1e6
+    top_macs = max(most_macs, plan.totals.macs) / 1e6
     max_params = cols[0].slider(
         "Most parameters (M)",
         0.0,
@@ -121,24 +161,23 @@ def _budgets(plan: ArchitecturePlan, found: Exploration) -> Limits:
 def design_space_view(net: Network) -> None:
     """The sweep around the current design, its budget sliders, and the chart a click on which loads a design."""
     space = default_space(net.config, net.input)
-    everything = _sweep(space, Limits())
-    limits = _budgets(net.plan, everything)
+    limits = _budgets(net.plan, space)
     color_by = st.segmented_control(
         "Colour by", list(COLOR_BY), key="ds_color", format_func=COLOR_BY.__getitem__, default="depth"
     )
-    found = _sweep(space, limits)
-    st.session_state[_FOUND_KEY] = found
+    st.session_state[_FOUND_KEY] = (space, limits)
     t = net.plan.totals
     current = Metrics(t.params, t.macs, t.depth, t.final_channels, t.activation_bytes)
+    shown = _shown(space, limits, current, str(color_by or "depth"))
     st.plotly_chart(
-        _figure(space, limits, current, str(color_by or "depth")),
+        shown.figure,
         key=_CHART_KEY,
         on_select=_on_click,
         selection_mode="points",
         width="stretch",
         config={"displaylogo": False},
     )
-    _front_table(found)
+    _front_table(shown)
     _paper_charts(net)
 
 
@@ -169,21 +208,8 @@ def _paper_charts(net: Network) -> None:
     st.plotly_chart(imagenet, width="stretch", config={"displaylogo": False}, key="ds_paper_imagenet")
 
 
-def _front_table(found: Exploration) -> None:
-    front = found.front()
-    st.markdown(f"**The front** ({len(front)} designs, the deepest network for its MACs first)")
-    rows: list[dict[str, Any]] = [
-        {
-            "design": design_text(c.design),
-            "parameters": format_count(c.metrics.params),
-            "MACs": format_macs(c.metrics.macs),
-            "depth L": c.metrics.depth,
-            "preset": c.preset or "",
-        }
-        for c in front[:50]
-    ]
-    st.dataframe(rows, hide_index=True, width="stretch")
-    presets = found.presets()
-    if presets:
-        named = ", ".join(f"{name} ({'kept' if c else 'over the budget'})" for name, c in presets.items())
-        st.caption(f"Presets in this space: {named}.")
+def _front_table(shown: _Shown) -> None:
+    st.markdown(f"**The front** ({shown.front_size} designs, the deepest network for its MACs first)")
+    st.dataframe(list(shown.front_rows), hide_index=True, width="stretch")
+    if shown.presets:
+        st.caption(f"Presets in this space: {shown.presets}.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,10 +53,12 @@ STREAMLIT_OPTIONS: Final[dict[str, Any]] = {
 
 @asynccontextmanager
 async def _lifespan(_app: Any) -> AsyncIterator[None]:
-    """After the runtime starts, before the first request: the upload guard and the session reaper."""
+    """After the runtime starts, before the first request: the upload guard, the session reaper, the settled heap."""
+    from densviz.ui.heap import settle_heap
     from densviz.ui.server_hooks import install_runtime_guards
 
     install_runtime_guards()
+    settle_heap()  # the page's imports done now, and kept out of every later full collection
     yield
 
 
@@ -138,6 +141,10 @@ def serve(
     if compress_static:
         middleware.append(Middleware(StaticGzip))  # innermost: it sees Streamlit's own response
     app = st.App(str(script), middleware=middleware, lifespan=_lifespan)
+    # SIGTERM (docker stop, a process manager) ends the server as Ctrl-C does. Uvicorn catches both, shuts
+    # down, then raises the signal again under the handler it found: by default SIGTERM would then kill the
+    # process before exit handlers run, and the worker processes of the checks and drawings would be left.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Ctrl-C: uvicorn has shut the server down and asyncio passes the interrupt on; it ends here, not in a traceback.
     with contextlib.suppress(KeyboardInterrupt):
         app.run(config=options)
