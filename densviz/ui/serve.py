@@ -5,7 +5,11 @@ public way to run a script with ASGI middleware), with the settings of
 ``.streamlit/config.toml`` and ``make run`` given in code, so that they hold
 from any working folder, and with :mod:`densviz.ui.server_hooks` around it:
 security headers on every response, the upload gate, and Streamlit's own
-files gzipped when the page is served to other machines.
+files gzipped when the page is served to other machines. Streamlit's files
+are answered from memory after their first request
+(:mod:`densviz.ui.static_memory`), the server's connections send without
+Nagle's delay (:mod:`densviz.ui.sockets`), and the page's modules are imported
+and settled before the first session (:mod:`densviz.ui.heap`).
 """
 
 from __future__ import annotations
@@ -53,10 +57,12 @@ STREAMLIT_OPTIONS: Final[dict[str, Any]] = {
 
 @asynccontextmanager
 async def _lifespan(_app: Any) -> AsyncIterator[None]:
-    """After the runtime starts, before the first request: the upload guard, the session reaper, the settled heap."""
+    """After the runtime starts, before the first request: no Nagle delay, the upload guard and session reaper, the settled heap."""
     from densviz.ui.heap import settle_heap
     from densviz.ui.server_hooks import install_runtime_guards
+    from densviz.ui.sockets import no_delay_on_listeners
 
+    no_delay_on_listeners()  # bound already, accepting nothing yet: every connection sends at once
     install_runtime_guards()
     settle_heap()  # the page's imports done now, and kept out of every later full collection
     yield
@@ -133,13 +139,15 @@ def serve(
     from starlette.middleware import Middleware
 
     from densviz.ui.server_hooks import SecurityHeaders, StaticGzip, UploadGate
+    from densviz.ui.static_memory import StaticMemory
 
     options = {**STREAMLIT_OPTIONS, **_from_environment(), "server.address": address, "server.port": port}
     # Streamlit puts the folder of sys.argv[0] first on sys.path: let it be the script's own.
     sys.argv = [str(script)]
     middleware = [Middleware(SecurityHeaders), Middleware(UploadGate)]  # the first wraps the next
     if compress_static:
-        middleware.append(Middleware(StaticGzip))  # innermost: it sees Streamlit's own response
+        middleware.append(Middleware(StaticGzip))  # it compresses what comes from memory, once per file
+    middleware.append(Middleware(StaticMemory))  # innermost: it keeps Streamlit's own responses
     app = st.App(str(script), middleware=middleware, lifespan=_lifespan)
     # SIGTERM (docker stop, a process manager) ends the server as Ctrl-C does. Uvicorn catches both, shuts
     # down, then raises the signal again under the handler it found: by default SIGTERM would then kill the
