@@ -48,7 +48,11 @@ STREAMLIT_RUN = [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.
 STREAMLIT_RUN += ["--server.address", "127.0.0.1", "--server.port", "{port}", "--browser.gatherUsageStats", "false"]
 
 
-@pytest.mark.parametrize("command", [serve_script(PAGE), STREAMLIT_RUN], ids=["densviz-app", "streamlit-run"])
+@pytest.mark.parametrize(
+    "command",
+    [serve_script(PAGE), pytest.param(STREAMLIT_RUN, marks=pytest.mark.slow)],  # the second server: slow suite
+    ids=["densviz-app", "streamlit-run"],
+)
 def test_a_closed_sessions_uploads_and_media_go_when_the_window_ends(command: list[str]) -> None:
     env: dict[str, str | None] = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(TTL_S)}
     log = ROOT / "artifacts" / "server-session-reaper.log"
@@ -63,6 +67,7 @@ def test_a_closed_sessions_uploads_and_media_go_when_the_window_ends(command: li
         assert held(url) == {"uploads": 0, "media": 0}
 
 
+@pytest.mark.slow  # 10 s of waiting out the window
 def test_a_session_that_comes_back_within_the_window_keeps_its_things() -> None:
     env: dict[str, str | None] = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(TTL_S)}
     with running(serve_script(PAGE), env=env) as (url, _proc):

@@ -79,6 +79,7 @@ def test_the_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
         browser.close()
 
 
+@pytest.mark.slow  # 13 s of training and clicks in Chromium: the default suite stays under 5 minutes
 def test_train_compare_and_classify_in_a_real_browser(server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -74,6 +74,7 @@ def _no_overflow(page: Any) -> None:
     assert widths[0] <= widths[1] + 1 and widths[2] <= widths[3] + 1, f"wider than the screen: {widths}"
 
 
+@pytest.mark.slow  # 11 s: a profile in Chromium at two sizes
 def test_the_profile_panel_shows_the_roofline_on_a_desktop_and_a_phone(server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
