@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from densviz import PRESETS, InputSpec, make_plan
-from densviz.core.units import format_bytes, format_count
+from densviz.core.units import format_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' server helper
+from benchmarks.ws_users import expected_params  # the headline's count for k, as the protocol load test checks it
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, rss_bytes, serve
 
 
@@ -44,11 +44,6 @@ class Report:
     reruns: int = 0
     latencies_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def expected_params(k: int) -> str:
-    cfg = PRESETS["densenet121"].config.replace(growth_rate=k, num_init_features=None)
-    return format_count(make_plan(cfg, InputSpec()).totals.params)
 
 
 async def session(browser: object, url: str, index: int, report: Report, downloads: Path) -> None:

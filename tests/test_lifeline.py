@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.ws_session import Client
-from tests.app_server import densviz_app, running
+from tests.app_server import ROOT, densviz_app, running
 
 WORKER = """
 import os, sys, time
@@ -100,6 +100,35 @@ def test_a_worker_whose_server_is_already_gone_ends_at_once() -> None:
         [sys.executable, "-c", WORKER, str(gone.pid), "pidfd"], capture_output=True, text=True, timeout=30
     )
     assert worker.returncode == 1
+
+
+POOL = """
+import time, uuid
+from densviz.jobs.local import LocalPool
+from tests.test_jobs import stubborn
+pool = LocalPool(workers=2)
+job = pool.submit(uuid.uuid4().hex, "other", stubborn, 300.0)
+deadline = time.monotonic() + 120
+while not job.history() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(job.history()[0][1], flush=True)  # the pid of the worker running it
+time.sleep(300)
+"""
+
+
+def test_a_job_worker_busy_in_a_job_ends_when_its_server_is_killed() -> None:
+    """The job sleeps without reading its pipe, so only the watch of the server's process can end it."""
+    server = subprocess.Popen([sys.executable, "-c", POOL], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert server.stdout is not None
+        worker = int(server.stdout.readline())
+        assert _alive({worker}) == {worker}
+        server.kill()
+        server.wait()
+        assert not _wait_gone({worker}, within_s=10), "the job's worker outlived its killed server"
+    finally:
+        if server.poll() is None:
+            server.kill()
 
 
 async def _one_session(url: str) -> None:

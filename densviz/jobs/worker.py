@@ -1,8 +1,8 @@
 """A local pool's worker process: it takes jobs from its pipe one at a time and sends back progress and outcomes.
 
-The module imports only the standard library at the top (the server imports it
-to name :func:`serve` as the process's target); torch and the job functions
-are imported in the worker.
+The module imports only the standard library and :mod:`densviz.jobs.lifeline`
+at the top (the server imports it to name :func:`serve` as the process's
+target); torch and the job functions are imported in the worker.
 """
 
 from __future__ import annotations
