@@ -204,7 +204,12 @@ def test_stop_ends_a_training_run_after_its_step_and_keeps_what_it_learned(engin
     assert job.wait(30)
     assert job.state() is JobState.DONE  # it saw the Stop between two steps and ended by itself
     run = job.result()
-    assert run.stopped_by == "user" and len(run.log.epochs) == 1 and run.log.epochs[0].step < 23
+    # Ended by the Stop, long before its 4,600 steps, with what it learned up to the step that saw it. How
+    # many steps ran first depends on how soon the Stop arrives (an epoch is 23 steps, 0.2 s; a loaded
+    # machine took longer under Ray), so the test asks for an early end, not for a given epoch.
+    last = run.log.epochs[-1]
+    assert run.stopped_by == "user" and last.step < run.log.total_steps / 10, (run.stopped_by, last.step)
+    assert run.log.losses and run.log.losses[-1][0] >= last.step  # the log goes up to the last step taken
     assert job.stop_seen_at is not None and job.stop_asked_at is not None
 
 
